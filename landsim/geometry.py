@@ -43,11 +43,6 @@ def _packed(spec: LandscapeSpec) -> dict:
         if entry is None:
             entry = {"axis": pack_axis(spec)} if spec.kind == "axis" else {
                 "rotated": pack_rotated(spec)}
-            if spec.kind == "axis":
-                entry["by_wedge"] = (
-                    np.concatenate([w.short_axes for w in spec.wedges]),
-                    np.concatenate([[0], np.cumsum([w.n_short for w in spec.wedges])])
-                    .astype(np.int64))
             _cache[spec] = entry
         return entry
 
@@ -161,8 +156,8 @@ def hvp(spec: LandscapeSpec, X, V) -> np.ndarray:
     Xb, Vb = Xb.astype(np.float64, copy=False), Vb.astype(np.float64, copy=False)
     entry = _packed(spec)
     if spec.kind == "axis":
-        axes, offsets = entry["by_wedge"]
         p = entry["axis"]
+        axes, offsets = p.axes, p.offsets
         frames_t = np.zeros((0, spec.dim))
     else:
         p = entry["rotated"]
@@ -222,12 +217,12 @@ def project_onto_wedge(spec: LandscapeSpec, k: int, X) -> np.ndarray:
     U = Y[:, w.short_axes] if w.kind == "axis" else Y @ w.short_frame  # (B, s)
     r = np.sqrt(np.maximum(np.einsum("bd,bd->b", Y, Y) - np.einsum("bs,bs->b", U, U), 0))
     width = (w.eps0 + w.eps1 * r)[:, None]
-    delta = np.clip(U, -width, width) - U
+    clipped = np.clip(U, -width, width)
     out = Xb.astype(np.float64, copy=True)
-    if w.kind == "axis":
-        out[:, w.short_axes] += delta
+    if w.kind == "axis":  # assign, so that the clipped coordinates are exact
+        out[:, w.short_axes] = clipped + w.anchor_or_origin()[w.short_axes]
     else:
-        out += delta @ w.short_frame.T
+        out += (clipped - U) @ w.short_frame.T
     return out[0] if single else out
 
 

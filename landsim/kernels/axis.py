@@ -1,28 +1,35 @@
 """Numba kernels for axis-aligned wedges (MODEL.md section 1, the fast path).
 
-Packed layout (built by :mod:`landsim.kernels.packing`):
+Packed layout (built by :func:`landsim.kernels.packing.pack_axis`):
 
-- ``axis_ptr`` (int64, shape (D + 1,)) and ``axis_wedge`` (int32, shape (S,)): for
-  coordinate i, the wedges that have i as a short axis are
-  ``axis_wedge[axis_ptr[i]:axis_ptr[i + 1]]`` (ascending). S = sum_k s_k.
-- ``anchors``: shape (0, D) (all wedges at the origin), (1, D) (one shared anchor) or
-  (K, D) (one per wedge).
-- ``eps0``, ``eps1``: float64, shape (K,).
+- ``axis_ptr`` (int64, (D + 1,)) and ``axis_wedge`` (int32, (S,)): the wedges having
+  coordinate i as a short axis are ``axis_wedge[axis_ptr[i]:axis_ptr[i + 1]]``, S = sum s_k;
+- ``axes`` (int64, (S,)) and ``offsets`` (int64, (K + 1,)): the same sets by wedge, each
+  sorted, wedge k at ``axes[offsets[k]:offsets[k + 1]]``;
+- ``anchors``: (0, D) (all at the origin), (1, D) (one shared anchor) or (K, D);
+- ``eps0``, ``eps1``: float64, (K,).
 
-Design. A gather per wedge (u = y[I_k]) touches every short coordinate of every wedge
-at a random address: K*s cache misses, latency-bound. These kernels instead *stream*
-over the coordinates once per pass and, for each coordinate, update the few wedges that
-hold it as short (on average K*s/D of them) in small (K, B) accumulators that stay in
-L1. Each pass therefore reads X (B, D) sequentially, like a STREAM kernel, and does
-O(B * (D + K*s)) arithmetic:
+Design. Gathering u = y[I_k] wedge by wedge touches K*s random addresses: latency-bound,
+a few percent of the memory bandwidth. These kernels *stream* over the coordinates
+instead, and for each coordinate update the few wedges holding it (K*s/D on average) in
+(K, B) accumulators that stay in L1:
 
-1. :func:`short_sums`: ||u_k||^2 per (wedge, point) and ||y||^2 -> r and w;
-2. :func:`relu_sums`: the loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w);
-3. :func:`gradient`: G = sum_k weight_k grad l_k, each G[b, i] written once.
+1. :func:`short_sums` reads X (B, D) once, ``BLOCK`` coordinates at a time, transposes
+   the block into a small (BLOCK, B) buffer (one contiguous row of B values per
+   coordinate, in L1) and adds ||y_b||^2, ||u_k||^2 and max_j |u_j| -> r and w;
+2. :func:`relu_sums` streams X the same way for the loss sum_j relu(|u_j| - w)^2 and
+   H = sum_j relu(|u_j| - w), skipping wedges that hold every point (max |u| <= w);
+3. the gradient: hard union (:func:`gradient_hard`) streams each row of X once, writes
+   G[b] = c y_b and fixes the s short coordinates of its arg-min wedge by a merge with the
+   sorted axes; soft union (:func:`gradient_soft`) streams X by blocks and adds every
+   wedge's short terms.
 
-Each pass splits D into ``NSLAB`` fixed slabs run in parallel (both cores busy for any B,
-including B = 1); the slab count does not depend on the thread count, so results are
-bit-identical for any number of threads.
+No (D, B) or (B, K, s) temporary is made: the extra memory of a call is O(K B) per slab.
+The inner B-loops index flat rows with unsigned integers (no wrap-around code), so they
+vectorise with little per-(coordinate, wedge) overhead. Every pass splits D into
+``NSLAB`` fixed slabs run in parallel, so both cores work for any B (B = 1 included),
+and the sums do not depend on the thread count: results are bit-identical for any
+number of threads.
 """
 
 from __future__ import annotations
@@ -32,10 +39,12 @@ import numpy as np
 from ._jit import jit, pjit, prange
 from .union import combine_losses
 
-__all__ = ["short_sums", "relu_sums", "per_anchor_sqnorm", "wedge_stats",
-           "width_coefficient", "gradient", "loss_and_grad", "NSLAB"]
+__all__ = ["short_sums", "per_anchor_sqnorm", "relu_sums", "wedge_stats",
+           "width_coefficient", "gradient_hard", "gradient_soft", "loss_and_grad", "NSLAB",
+           "BLOCK"]
 
-NSLAB = 32  # slabs of D per pass (fixed, so sums do not depend on the thread count)
+NSLAB = 32  # slabs of D per pass: fixed, so sums do not depend on the thread count
+BLOCK = 256  # coordinates per transposed block: a (BLOCK, B) buffer stays in L1/L2
 
 
 @jit
@@ -43,9 +52,57 @@ def _n_slabs(D):
     return max(1, min(NSLAB, D))
 
 
+@jit
+def _load_block(X, anchors, e0, e1, loc):
+    """loc[i - e0, b] = X[b, i] - a[i] (shared anchor) or X[b, i], as float64 (flat rows).
+
+    Returns the block's contribution to ||y_b||^2 added into nothing: the caller sums
+    squares itself where it needs them.
+    """
+    B = X.shape[0]
+    shared = anchors.shape[0] == 1
+    for b in range(B):
+        for i in range(e0, e1):
+            v = np.float64(X[b, i])
+            if shared:
+                v -= anchors[0, i]
+            loc[(i - e0) * B + b] = v
+
+
+@jit
+def _block_short_sums(loc, B, n, base, axis_ptr, axis_wedge, acc, mx, ys):
+    """Add one block's squares into ||y||^2 (ys) and per-wedge sums (acc, mx; flat (K, B))."""
+    ub = np.uint64(B)
+    for q in range(n * B):
+        ys[q % B] += loc[q] * loc[q]
+    for r in range(n):
+        i = base + r
+        xb = np.uint64(r) * ub
+        for p in range(axis_ptr[i], axis_ptr[i + 1]):
+            kb = np.uint64(axis_wedge[p]) * ub
+            for b in range(ub):
+                v = loc[xb + b]
+                acc[kb + b] += v * v
+                mx[kb + b] = max(mx[kb + b], abs(v))
+
+
+@jit
+def _block_short_sums_anchored(loc, B, n, base, anchors, axis_ptr, axis_wedge, acc, mx):
+    """Per-wedge anchors: u = x - a_k[i]."""
+    for r in range(n):
+        i = base + r
+        for p in range(axis_ptr[i], axis_ptr[i + 1]):
+            k = axis_wedge[p]
+            off = anchors[k, i]
+            for b in range(B):
+                u = loc[r * B + b] - off
+                acc[k * B + b] += u * u
+                mx[k * B + b] = max(mx[k * B + b], abs(u))
+
+
 @pjit
 def short_sums(X, anchors, axis_ptr, axis_wedge, n_wedges):
-    """Squared short norms ||u_k(x_b)||^2 and squared norms ||y_b||^2.
+    """||u_k(x_b)||^2, max_j |u_j| and ||y_b||^2 in one streaming pass over X.
 
     Parameters
     ----------
@@ -57,54 +114,50 @@ def short_sums(X, anchors, axis_ptr, axis_wedge, n_wedges):
 
     Returns
     -------
-    usq : float64 array, shape (K, B)
+    usq, maxabs : float64 arrays, shape (K, B)
     ysq : float64 array, shape (B,)
-        ||x_b - a||^2 for a shared anchor (or the origin); for per-wedge anchors use
-        :func:`per_anchor_sqnorm` instead (this then holds ||x_b||^2).
+        ||x_b - a||^2 for a shared anchor or the origin (||x_b||^2 for per-wedge anchors:
+        use :func:`per_anchor_sqnorm` then).
     """
     B, D = X.shape
-    ka = anchors.shape[0]
+    per_wedge = anchors.shape[0] > 1
     nslab = _n_slabs(D)
-    usq_p = np.zeros((nslab, n_wedges, B))
+    usq_p = np.zeros((nslab, n_wedges * B))
+    max_p = np.zeros((nslab, n_wedges * B))
     ysq_p = np.zeros((nslab, B))
     for c in prange(nslab):
         d0 = c * D // nslab
         d1 = (c + 1) * D // nslab
-        acc = np.zeros((n_wedges, B))
+        acc = np.zeros(n_wedges * B)
+        mx = np.zeros(n_wedges * B)
         ys = np.zeros(B)
-        xi = np.empty(B)
-        sq = np.empty(B)
-        for i in range(d0, d1):
-            for b in range(B):
-                v = np.float64(X[b, i])
-                if ka == 1:
-                    v -= anchors[0, i]
-                xi[b] = v
-                sq[b] = v * v
-                ys[b] += v * v
-            for p in range(axis_ptr[i], axis_ptr[i + 1]):
-                k = axis_wedge[p]
-                if ka > 1:
-                    a = anchors[k, i]
-                    for b in range(B):
-                        u = xi[b] - a
-                        acc[k, b] += u * u
-                else:
-                    for b in range(B):
-                        acc[k, b] += sq[b]
+        loc = np.empty(BLOCK * B)
+        for e0 in range(d0, d1, BLOCK):
+            e1 = min(d1, e0 + BLOCK)
+            _load_block(X, anchors, e0, e1, loc)
+            if per_wedge:
+                for q in range((e1 - e0) * B):
+                    ys[q % B] += loc[q] * loc[q]
+                _block_short_sums_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr,
+                                           axis_wedge, acc, mx)
+            else:
+                _block_short_sums(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, acc, mx, ys)
         usq_p[c] = acc
+        max_p[c] = mx
         ysq_p[c] = ys
-    usq = np.zeros((n_wedges, B))
+    usq = np.zeros(n_wedges * B)
+    maxabs = np.zeros(n_wedges * B)
     ysq = np.zeros(B)
     for c in range(nslab):
         usq += usq_p[c]
+        maxabs = np.maximum(maxabs, max_p[c])
         ysq += ysq_p[c]
-    return usq, ysq
+    return usq.reshape((n_wedges, B)), maxabs.reshape((n_wedges, B)), ysq
 
 
 @pjit
 def per_anchor_sqnorm(X, anchors):
-    """||x_b - a_k||^2 for every point and anchor, float64 array of shape (K, B)."""
+    """||x_b - a_k||^2 for every anchor and point, float64 array of shape (K, B)."""
     B, D = X.shape
     K = anchors.shape[0]
     nslab = _n_slabs(D)
@@ -125,15 +178,52 @@ def per_anchor_sqnorm(X, anchors):
     return out
 
 
+@jit
+def _block_relu(loc, B, n, base, axis_ptr, axis_wedge, width, active, lacc, hacc):
+    """One block of :func:`relu_sums`, shared anchor (flat rows, unsigned indices)."""
+    ub = np.uint64(B)
+    for r in range(n):
+        i = base + r
+        xb = np.uint64(r) * ub
+        for p in range(axis_ptr[i], axis_ptr[i + 1]):
+            k = axis_wedge[p]
+            if not active[k]:
+                continue
+            kb = np.uint64(k) * ub
+            for b in range(ub):
+                h = max(abs(loc[xb + b]) - width[kb + b], 0.0)
+                lacc[kb + b] += h * h
+                hacc[kb + b] += h
+
+
+@jit
+def _block_relu_anchored(loc, B, n, base, anchors, axis_ptr, axis_wedge, width, active,
+                         lacc, hacc):
+    """Per-wedge anchors: u = x - a_k[i]."""
+    for r in range(n):
+        i = base + r
+        for p in range(axis_ptr[i], axis_ptr[i + 1]):
+            k = axis_wedge[p]
+            if not active[k]:
+                continue
+            off = anchors[k, i]
+            for b in range(B):
+                h = max(abs(loc[r * B + b] - off) - width[k * B + b], 0.0)
+                lacc[k * B + b] += h * h
+                hacc[k * B + b] += h
+
+
 @pjit
-def relu_sums(X, anchors, axis_ptr, axis_wedge, width):
+def relu_sums(X, anchors, axis_ptr, axis_wedge, width, active):
     """Loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w) per (wedge, point).
 
     Parameters
     ----------
     X, anchors, axis_ptr, axis_wedge : as in :func:`short_sums`
     width : float64 array, shape (K, B)
-        w = eps0 + eps1 r of each wedge at each point.
+        w = eps0 + eps1 r.
+    active : bool array, shape (K,)
+        Wedges that may have a non-zero loss at some point; the others are skipped.
 
     Returns
     -------
@@ -141,47 +231,36 @@ def relu_sums(X, anchors, axis_ptr, axis_wedge, width):
     """
     B, D = X.shape
     K = width.shape[0]
-    ka = anchors.shape[0]
+    per_wedge = anchors.shape[0] > 1
     nslab = _n_slabs(D)
-    loss_p = np.zeros((nslab, K, B))
-    h_p = np.zeros((nslab, K, B))
+    loss_p = np.zeros((nslab, K * B))
+    h_p = np.zeros((nslab, K * B))
+    wflat = np.ascontiguousarray(width).ravel()
     for c in prange(nslab):
         d0 = c * D // nslab
         d1 = (c + 1) * D // nslab
-        lacc = np.zeros((K, B))
-        hacc = np.zeros((K, B))
-        xi = np.empty(B)
-        ax = np.empty(B)
-        for i in range(d0, d1):
-            if axis_ptr[i] == axis_ptr[i + 1]:
+        lacc = np.zeros(K * B)
+        hacc = np.zeros(K * B)
+        loc = np.empty(BLOCK * B)
+        for e0 in range(d0, d1, BLOCK):
+            e1 = min(d1, e0 + BLOCK)
+            if axis_ptr[e0] == axis_ptr[e1]:
                 continue
-            for b in range(B):
-                v = np.float64(X[b, i])
-                if ka == 1:
-                    v -= anchors[0, i]
-                xi[b] = v
-                ax[b] = abs(v)
-            for p in range(axis_ptr[i], axis_ptr[i + 1]):
-                k = axis_wedge[p]
-                if ka > 1:
-                    a = anchors[k, i]
-                    for b in range(B):
-                        h = max(abs(xi[b] - a) - width[k, b], 0.0)
-                        lacc[k, b] += h * h
-                        hacc[k, b] += h
-                else:
-                    for b in range(B):
-                        h = max(ax[b] - width[k, b], 0.0)
-                        lacc[k, b] += h * h
-                        hacc[k, b] += h
+            _load_block(X, anchors, e0, e1, loc)
+            if per_wedge:
+                _block_relu_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr, axis_wedge,
+                                     wflat, active, lacc, hacc)
+            else:
+                _block_relu(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, wflat, active, lacc,
+                            hacc)
         loss_p[c] = lacc
         h_p[c] = hacc
-    loss = np.zeros((K, B))
-    hsum = np.zeros((K, B))
+    loss = np.zeros(K * B)
+    hsum = np.zeros(K * B)
     for c in range(nslab):
         loss += loss_p[c]
         hsum += h_p[c]
-    return loss, hsum
+    return loss.reshape((K, B)), hsum.reshape((K, B))
 
 
 @jit
@@ -194,7 +273,7 @@ def wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1):
         l_k(x_b); long radius r; width w = eps0 + eps1 r; H = sum_j relu(|u_j| - w).
     """
     K = eps0.size
-    usq, ysq = short_sums(X, anchors, axis_ptr, axis_wedge, K)
+    usq, maxabs, ysq = short_sums(X, anchors, axis_ptr, axis_wedge, K)
     if anchors.shape[0] > 1:
         ysq_k = per_anchor_sqnorm(X, anchors)
     else:
@@ -203,9 +282,13 @@ def wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1):
             ysq_k[k] = ysq
     radius = np.sqrt(np.maximum(ysq_k - usq, 0.0))
     width = np.empty_like(radius)
+    active = np.zeros(K, dtype=np.bool_)
     for k in range(K):
         width[k] = eps0[k] + eps1[k] * radius[k]
-    loss, hsum = relu_sums(X, anchors, axis_ptr, axis_wedge, width)
+        for b in range(radius.shape[1]):
+            if maxabs[k, b] > width[k, b]:
+                active[k] = True
+    loss, hsum = relu_sums(X, anchors, axis_ptr, axis_wedge, width, active)
     return loss, radius, width, hsum
 
 
@@ -222,10 +305,56 @@ def width_coefficient(radius, hsum, eps1):
 
 
 @pjit
-def gradient(X, anchors, axis_ptr, axis_wedge, weights, coef, width, G):
-    """Write G[b] = sum_k weights[k, b] * grad l_k(x_b) into G (B, D).
+def gradient_hard(X, anchors, axes, offsets, arg, coef, width, G):
+    """Write the hard-union gradient grad l_{arg[b]}(x_b) into G (B, D).
 
-    grad l_k = c y + sum_j (2 h_j sign(u_j) - c u_j) e_{i_j} with c = ``coef[k, b]``.
+    grad l_k = c y + sum_j (2 h_j sign(u_j) - c u_j) e_{i_j}: each (point, slab) task
+    streams its stretch of the row once and merges in the sorted short axes of the
+    point's wedge.
+
+    Parameters
+    ----------
+    X : array, shape (B, D)
+    anchors, axes, offsets : packed arrays (module docstring)
+    arg : int64 array, shape (B,)
+        Arg-min wedge of each point.
+    coef, width : float64 arrays, shape (K, B)
+        :func:`width_coefficient` and the widths.
+    G : array of X's dtype, shape (B, D), written
+    """
+    B, D = X.shape
+    ka = anchors.shape[0]
+    nslab = _n_slabs(D)
+    for t in prange(B * nslab):
+        b = t // nslab
+        c = t % nslab
+        d0 = c * D // nslab
+        d1 = (c + 1) * D // nslab
+        k = arg[b]
+        cb = coef[k, b]
+        wb = width[k, b]
+        arow = 0 if ka == 1 else k
+        if ka > 0:
+            for d in range(d0, d1):
+                G[b, d] = cb * (np.float64(X[b, d]) - anchors[arow, d])
+        else:
+            for d in range(d0, d1):
+                G[b, d] = cb * np.float64(X[b, d])
+        wedge = axes[offsets[k]:offsets[k + 1]]
+        lo = np.searchsorted(wedge, d0)
+        hi = np.searchsorted(wedge, d1)
+        for j in range(lo, hi):
+            i = wedge[j]
+            u = np.float64(X[b, i])
+            if ka > 0:
+                u -= anchors[arow, i]
+            h = max(abs(u) - wb, 0.0)
+            G[b, i] = 2.0 * h if u > 0.0 else -2.0 * h
+
+
+@pjit
+def gradient_soft(X, anchors, axis_ptr, axis_wedge, weights, coef, width, G):
+    """Write G[b] = sum_k weights[k, b] grad l_k(x_b) into G (B, D).
 
     Parameters
     ----------
@@ -242,52 +371,47 @@ def gradient(X, anchors, axis_ptr, axis_wedge, weights, coef, width, G):
     for k in range(K):
         for b in range(B):
             ysum[b] += wc[k, b]
-    active = np.zeros(K, dtype=np.bool_)
-    for k in range(K):
-        for b in range(B):
-            if weights[k, b] != 0.0:
-                active[k] = True
     nslab = _n_slabs(D)
     for c in prange(nslab):
         d0 = c * D // nslab
         d1 = (c + 1) * D // nslab
-        xi = np.empty(B)
-        g = np.empty(B)
-        for i in range(d0, d1):
-            for b in range(B):
-                v = np.float64(X[b, i])
-                if ka == 1:
-                    v -= anchors[0, i]
-                xi[b] = v
-                g[b] = ysum[b] * v
-            if ka > 1:
-                for k in range(K):
-                    a = anchors[k, i]
-                    if a != 0.0:
-                        for b in range(B):
-                            g[b] -= wc[k, b] * a
-            for p in range(axis_ptr[i], axis_ptr[i + 1]):
-                k = axis_wedge[p]
-                if not active[k]:
-                    continue
-                a = anchors[k, i] if ka > 1 else 0.0
+        loc = np.empty(BLOCK * B)
+        g = np.empty((BLOCK, B))
+        for e0 in range(d0, d1, BLOCK):
+            e1 = min(d1, e0 + BLOCK)
+            _load_block(X, anchors, e0, e1, loc)
+            for i in range(e0, e1):
+                r = i - e0
                 for b in range(B):
-                    u = xi[b] - a
-                    h = max(abs(u) - width[k, b], 0.0)
-                    s = 2.0 * h if u > 0.0 else -2.0 * h
-                    g[b] += weights[k, b] * (s - coef[k, b] * u)
+                    g[r, b] = ysum[b] * loc[r * B + b]
+                if ka > 1:
+                    for k in range(K):
+                        a = anchors[k, i]
+                        if a != 0.0:
+                            for b in range(B):
+                                g[r, b] -= wc[k, b] * a
+                for p in range(axis_ptr[i], axis_ptr[i + 1]):
+                    k = axis_wedge[p]
+                    off = anchors[k, i] if ka > 1 else 0.0
+                    for b in range(B):
+                        u = loc[r * B + b] - off
+                        h = max(abs(u) - width[k, b], 0.0)
+                        s = 2.0 * h if u > 0.0 else -2.0 * h
+                        g[r, b] += weights[k, b] * (s - coef[k, b] * u)
             for b in range(B):
-                G[b, i] = g[b]
+                for i in range(e0, e1):
+                    G[b, i] = g[i - e0, b]
 
 
 @jit
-def loss_and_grad(X, anchors, axis_ptr, axis_wedge, eps0, eps1, soft, tau, want_grad):
+def loss_and_grad(X, anchors, axis_ptr, axis_wedge, axes, offsets, eps0, eps1, soft, tau,
+                  want_grad):
     """Landscape loss, arg-min wedge, per-wedge losses and (optionally) gradient.
 
     Parameters
     ----------
     X : float32 or float64 array, shape (B, D)
-    anchors, axis_ptr, axis_wedge, eps0, eps1 : packed wedge arrays (module docstring)
+    anchors, axis_ptr, axis_wedge, axes, offsets, eps0, eps1 : packed arrays
     soft : bool
         Soft union (else hard).
     tau : float
@@ -309,6 +433,9 @@ def loss_and_grad(X, anchors, axis_ptr, axis_wedge, eps0, eps1, soft, tau, want_
         return total, arg, wedge_loss, np.empty((0, D), dtype=X.dtype)
     coef = width_coefficient(radius, hsum, eps1)
     G = np.empty((B, D), dtype=X.dtype)
-    gradient(X, anchors, axis_ptr, axis_wedge, np.ascontiguousarray(weights.T), coef,
-             width, G)
+    if soft:
+        gradient_soft(X, anchors, axis_ptr, axis_wedge, np.ascontiguousarray(weights.T),
+                      coef, width, G)
+    else:
+        gradient_hard(X, anchors, axes, offsets, arg, coef, width, G)
     return total, arg, wedge_loss, G

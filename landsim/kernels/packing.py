@@ -15,6 +15,8 @@ class PackedAxis(NamedTuple):
     anchors: np.ndarray  # (0|1|K, D) float64
     axis_ptr: np.ndarray  # (D + 1,) int64
     axis_wedge: np.ndarray  # (S,) int32
+    axes: np.ndarray  # (S,) int64, by wedge, sorted within each wedge
+    offsets: np.ndarray  # (K + 1,) int64
     eps0: np.ndarray  # (K,) float64
     eps1: np.ndarray  # (K,) float64
 
@@ -47,7 +49,7 @@ def _eps(spec) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pack_axis(spec) -> PackedAxis:
-    """By-axis CSR of the short axes of every wedge."""
+    """Short axes of every wedge, by axis (CSR) and by wedge."""
     axes = np.concatenate([w.short_axes for w in spec.wedges])
     wedge_id = np.repeat(np.arange(spec.n_wedges, dtype=np.int32),
                          [w.n_short for w in spec.wedges])
@@ -55,8 +57,10 @@ def pack_axis(spec) -> PackedAxis:
     counts = np.bincount(axes, minlength=spec.dim)
     axis_ptr = np.zeros(spec.dim + 1, dtype=np.int64)
     np.cumsum(counts, out=axis_ptr[1:])
+    offsets = np.zeros(spec.n_wedges + 1, dtype=np.int64)
+    np.cumsum([w.n_short for w in spec.wedges], out=offsets[1:])
     return PackedAxis(pack_anchors(spec), axis_ptr, np.ascontiguousarray(wedge_id[order]),
-                      *_eps(spec))
+                      axes.astype(np.int64), offsets, *_eps(spec))
 
 
 def pack_rotated(spec) -> PackedRotated:

@@ -1,0 +1,662 @@
+"""Paths, sections and barriers in a wedge-union landscape (MODEL.md section 2).
+
+Paths are built as arrays of points and evaluated through the batched
+:mod:`landsim.geometry` API: a whole path is one ``geometry.loss`` call, a 2-D section is
+a few calls on chunks of at most :data:`SECTION_CHUNK` points (fewer when D is large, so
+that one chunk holds at most :data:`SECTION_MAX_FLOATS` coordinates).
+
+Paths
+    :func:`line` (a -> b), :func:`chain` (polygonal chain, parametrised by arc length),
+    :func:`bezier` (quadratic Bezier curve with one free control point, Garipov et al.
+    2018), and simplices: barycentric weights from :func:`simplex_grid` or
+    :func:`simplex_dirichlet`, mapped by :func:`simplex_points` (flat simplex) or
+    :func:`simplex_tunnel_points` (an *m-tunnel*: m fixed vertices and a free centre).
+Barriers
+    :func:`barrier` and :func:`path_barrier` compute (Draxler et al. 2018; Garipov et al.
+    2018) ``B = max_t [L(gamma(t)) - ((1 - t) L(a) + t L(b))]``.
+Sections
+    :func:`plane_section` (loss on a grid in the plane origin + alpha e1 + beta e2),
+    :func:`radial_section` (loss at origin + r (cos theta e1 + sin theta e2)) and
+    :func:`random_plane` (two random orthonormal directions, optionally containing a
+    given one).
+
+Every function validates its inputs and raises ``ValueError`` naming the bad value and
+the valid range. All results are float64.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import chain as _iter_chain
+from itertools import combinations
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import geometry
+from .spec import LandscapeSpec
+
+__all__ = [
+    "PathProfile", "PlaneSection", "RadialSection",
+    "SECTION_CHUNK", "SECTION_MAX_FLOATS", "SIMPLEX_GRID_MAX_POINTS", "WEIGHT_SUM_TOL",
+    "as_t", "line", "chain_knots", "chain", "bezier", "bezier_control_weights",
+    "simplex_grid", "simplex_dirichlet", "simplex_points", "simplex_tunnel_points",
+    "tunnel_centre_weights", "barrier_profile", "barrier", "path_barrier", "plane_section",
+    "radial_section", "random_plane",
+]
+
+#: Most points evaluated in one ``geometry.loss`` call by the sections.
+SECTION_CHUNK = 4096
+#: Most coordinates (points x D) held in one section chunk (128 MiB of float64).
+SECTION_MAX_FLOATS = 1 << 24
+#: Largest number of points :func:`simplex_grid` will build.
+SIMPLEX_GRID_MAX_POINTS = 10_000_000
+#: Allowed deviation of a row of barycentric weights from summing to 1.
+WEIGHT_SUM_TOL = 1e-9
+#: Relative size below which the part of d2 orthogonal to d1 counts as zero.
+_PARALLEL_TOL = 1e-10
+
+
+# ------------------------------------------------------------------------ validation
+def _int_at_least(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _real_array(name: str, value: Any, ndim: int) -> np.ndarray:
+    """A finite float64 copy of ``value`` with ``ndim`` dimensions."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be a real array, got dtype {arr.dtype}")
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    arr = np.array(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, found NaN or inf")
+    return arr
+
+
+def _vector(name: str, value: Any, dim: int | None = None) -> np.ndarray:
+    """A finite float64 vector of shape (D,), D = ``dim`` when given."""
+    arr = _real_array(name, value, 1)
+    if dim is not None and arr.shape != (dim,):
+        raise ValueError(f"{name} must have shape ({dim},), got {arr.shape}")
+    return arr
+
+
+def _same_shape(names: tuple[str, ...], *arrays: np.ndarray) -> None:
+    for name, arr in zip(names[1:], arrays[1:]):
+        if arr.shape != arrays[0].shape:
+            raise ValueError(f"{names[0]} and {name} must have the same shape, got "
+                             f"{arrays[0].shape} and {arr.shape}")
+
+
+def _check_spec(spec: Any) -> LandscapeSpec:
+    if not isinstance(spec, LandscapeSpec):
+        raise ValueError(f"spec must be a LandscapeSpec, got {type(spec).__name__}")
+    return spec
+
+
+def as_t(t: Any) -> np.ndarray:
+    """Validate a path parameter.
+
+    Parameters
+    ----------
+    t : int or array_like, shape (T,)
+        An integer T >= 2 means T evenly spaced values from 0 to 1, both included;
+        an array gives the values themselves, each in [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        float64 parameter values.
+    """
+    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        return np.linspace(0.0, 1.0, _int_at_least("t (number of samples)", t, 2))
+    arr = _real_array("t", t, 1)
+    bad = arr[(arr < 0) | (arr > 1)]
+    if bad.size:
+        raise ValueError(f"t must lie in [0, 1], got {float(bad[0])!r}")
+    return arr
+
+
+def _weights(weights: Any, m: int | None = None, vertices_shape: tuple = ()) -> np.ndarray:
+    """Barycentric weights (N, m): non-negative rows summing to 1."""
+    w = _real_array("weights", weights, 2)
+    if m is not None and w.shape[1] != m:
+        raise ValueError(f"weights must have shape (N, {m}) to match vertices of shape "
+                         f"{vertices_shape}, got {w.shape}")
+    if w.min() < 0:
+        raise ValueError(f"weights must be non-negative, got {float(w.min())!r}")
+    sums = w.sum(axis=1)
+    worst = int(np.argmax(np.abs(sums - 1.0)))
+    if abs(sums[worst] - 1.0) > WEIGHT_SUM_TOL:
+        raise ValueError(f"weights rows must sum to 1 (within {WEIGHT_SUM_TOL:g}), got row "
+                         f"{worst} summing to {float(sums[worst])!r}")
+    return w
+
+
+def _vertices(vertices: Any, minimum: int) -> np.ndarray:
+    v = _real_array("vertices", vertices, 2)
+    if v.shape[0] < minimum:
+        raise ValueError(f"vertices must have shape (m, D) with m >= {minimum}, got {v.shape}")
+    return v
+
+
+def _positive_real(name: str, value: Any) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a real number in ]0, inf[, got {value!r}")
+    return float(value)
+
+
+def _rng(seed: Any) -> np.random.Generator:
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise ValueError("seed must be None, a non-negative integer or a "
+                         f"numpy.random.Generator, got {seed!r}") from None
+
+
+# ------------------------------------------------------------------------ paths
+def line(a: Any, b: Any, t: Any) -> np.ndarray:
+    """Points of the segment from a to b.
+
+    Computed as ``(1 - t) a + t b``, so that t = 0 gives a and t = 1 gives b exactly.
+
+    Parameters
+    ----------
+    a, b : array_like, shape (D,)
+        End points.
+    t : int or array_like, shape (T,)
+        Parameter values in [0, 1], or a number T >= 2 of evenly spaced ones (see
+        :func:`as_t`).
+
+    Returns
+    -------
+    ndarray, shape (T, D)
+    """
+    a, b = _vector("a", a), _vector("b", b)
+    _same_shape(("a", "b"), a, b)
+    t = as_t(t)[:, None]
+    return (1.0 - t) * a + t * b
+
+
+def chain_knots(points: Any) -> np.ndarray:
+    """Parameter values at which :func:`chain` passes through its vertices.
+
+    ``knots[i]`` is the arc length from ``points[0]`` to ``points[i]`` along the chain,
+    divided by the total length; ``knots[0] = 0`` and ``knots[-1] = 1`` exactly.
+
+    Parameters
+    ----------
+    points : array_like, shape (P, D)
+        Vertices of the chain, P >= 2, not all equal.
+
+    Returns
+    -------
+    ndarray, shape (P,)
+        Non-decreasing (repeated vertices give repeated knots).
+    """
+    p = _real_array("points", points, 2)
+    if p.shape[0] < 2:
+        raise ValueError(f"points must have shape (P, D) with P >= 2, got {p.shape}")
+    cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    if cum[-1] == 0:
+        raise ValueError("points must not all coincide: the chain has length 0")
+    return cum / cum[-1]
+
+
+def chain(points: Any, t: Any) -> np.ndarray:
+    """Points of the polygonal chain through ``points``.
+
+    The chain is parametrised by normalised arc length: t is the fraction of the total
+    length travelled from ``points[0]``, so equal steps in t are equal distances along
+    the chain and the endpoint interpolation of :func:`barrier` weighs each segment by
+    its length. Vertex i is reached at ``t = chain_knots(points)[i]``, where it is
+    reproduced exactly; t = 0 and t = 1 give the first and last vertex.
+
+    Parameters
+    ----------
+    points : array_like, shape (P, D)
+        Vertices, P >= 2, not all equal (consecutive repeats are allowed).
+    t : int or array_like, shape (T,)
+        Parameter values in [0, 1] or a number T >= 2 of evenly spaced ones.
+
+    Returns
+    -------
+    ndarray, shape (T, D)
+    """
+    p = _real_array("points", points, 2)
+    knots = chain_knots(p)
+    t = as_t(t)
+    seg = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, p.shape[0] - 2)
+    length = knots[seg + 1] - knots[seg]
+    u = np.divide(t - knots[seg], length, out=np.zeros_like(t), where=length > 0)
+    u = u[:, None]
+    return (1.0 - u) * p[seg] + u * p[seg + 1]
+
+
+def bezier_control_weights(t: Any) -> np.ndarray:
+    """Weight ``2 t (1 - t)`` of the control point in :func:`bezier`.
+
+    It is also the derivative of a curve point with respect to the control point
+    (d gamma(t) / dc = 2 t (1 - t) I), which is what training the control point needs.
+
+    Parameters
+    ----------
+    t : int or array_like, shape (T,)
+
+    Returns
+    -------
+    ndarray, shape (T,)
+    """
+    t = as_t(t)
+    return 2.0 * t * (1.0 - t)
+
+
+def bezier(a: Any, control: Any, b: Any, t: Any) -> np.ndarray:
+    """Quadratic Bezier curve ``(1 - t)^2 a + 2 t (1 - t) c + t^2 b`` (Garipov et al. 2018).
+
+    t = 0 and t = 1 give a and b exactly; ``control = (a + b) / 2`` gives the segment
+    :func:`line` (a, b, t).
+
+    Parameters
+    ----------
+    a, control, b : array_like, shape (D,)
+        End points and the free control point c.
+    t : int or array_like, shape (T,)
+
+    Returns
+    -------
+    ndarray, shape (T, D)
+    """
+    a, c, b = _vector("a", a), _vector("control", control), _vector("b", b)
+    _same_shape(("a", "control", "b"), a, c, b)
+    t = as_t(t)[:, None]
+    return (1.0 - t) ** 2 * a + (2.0 * t * (1.0 - t)) * c + t**2 * b
+
+
+# ------------------------------------------------------------------------ simplices
+def simplex_grid(m: int, resolution: int) -> np.ndarray:
+    """Barycentric weights on the regular grid of the (m - 1)-simplex.
+
+    All compositions ``k_1 + ... + k_m = resolution`` of non-negative integers, divided
+    by ``resolution``, in lexicographic order of the stars-and-bars bar positions (the
+    first row is the last vertex e_m, the last row the first vertex e_1). There are
+    ``C(resolution + m - 1, m - 1)`` of them; the vertices appear exactly (weights 0 and 1).
+
+    Parameters
+    ----------
+    m : int
+        Number of vertices, >= 1.
+    resolution : int
+        Grid steps along an edge, >= 1.
+
+    Returns
+    -------
+    ndarray, shape (N, m)
+    """
+    m = _int_at_least("m", m, 1)
+    resolution = _int_at_least("resolution", resolution, 1)
+    n = math.comb(resolution + m - 1, m - 1)
+    if n > SIMPLEX_GRID_MAX_POINTS:
+        raise ValueError(f"simplex_grid(m={m}, resolution={resolution}) would have {n} "
+                         f"points; at most {SIMPLEX_GRID_MAX_POINTS} are allowed")
+    slots = resolution + m - 1
+    # Stars and bars: choose the m - 1 bar positions among resolution + m - 1 slots.
+    bars = np.fromiter(_iter_chain.from_iterable(combinations(range(slots), m - 1)),
+                       dtype=np.int64, count=n * (m - 1)).reshape(n, m - 1)
+    ends = np.concatenate([np.full((n, 1), -1), bars, np.full((n, 1), slots)], axis=1)
+    return (np.diff(ends, axis=1) - 1) / resolution
+
+
+def simplex_dirichlet(m: int, n: int, seed: Any = 0) -> np.ndarray:
+    """Barycentric weights drawn uniformly on the simplex (Dirichlet(1, ..., 1)).
+
+    Parameters
+    ----------
+    m : int
+        Number of vertices, >= 1.
+    n : int
+        Number of samples, >= 1.
+    seed : int, numpy.random.Generator or None
+        Same seed, same samples.
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+        Non-negative rows summing to 1.
+    """
+    m = _int_at_least("m", m, 1)
+    n = _int_at_least("n", n, 1)
+    return _rng(seed).dirichlet(np.ones(m), size=n)
+
+
+def simplex_points(vertices: Any, weights: Any) -> np.ndarray:
+    """Points ``sum_i lambda_i v_i`` of the flat simplex.
+
+    Parameters
+    ----------
+    vertices : array_like, shape (m, D)
+    weights : array_like, shape (N, m)
+        Barycentric weights: non-negative, rows summing to 1 within
+        :data:`WEIGHT_SUM_TOL`.
+
+    Returns
+    -------
+    ndarray, shape (N, D)
+    """
+    v = _vertices(vertices, 1)
+    return _weights(weights, v.shape[0], v.shape) @ v
+
+
+def tunnel_centre_weights(weights: Any) -> np.ndarray:
+    """Weight ``m min_i lambda_i`` of the free centre in :func:`simplex_tunnel_points`.
+
+    It is also the derivative of a tunnel point with respect to the centre
+    (dx / dc = m min(lambda) I). It is 0 on the boundary of the simplex and 1 at its
+    barycentre.
+
+    Parameters
+    ----------
+    weights : array_like, shape (N, m)
+        Barycentric weights, m >= 2.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    w = _weights(weights)
+    if w.shape[1] < 2:
+        raise ValueError(f"weights must have shape (N, m) with m >= 2, got {w.shape}")
+    return w.shape[1] * w.min(axis=1)
+
+
+def simplex_tunnel_points(vertices: Any, centre: Any, weights: Any) -> np.ndarray:
+    """Points of an m-tunnel: a simplex with m fixed vertices and a free centre point.
+
+    The flat simplex is cut into m sub-simplices that share its barycentre
+    g = mean(v); sub-simplex j keeps every vertex but v_j and puts g in its place. The
+    tunnel moves g to the free ``centre`` c and maps each sub-simplex affinely. A point
+    with barycentric weights lambda lies in the sub-simplex j of its smallest weight
+    mu = lambda_j, where its weights are (lambda_i - mu for i != j, m mu for the
+    centre), so
+
+        x = sum_i lambda_i v_i + m min(lambda) (c - g).
+
+    The map is continuous and piecewise affine; the boundary of the simplex
+    (min(lambda) = 0), in particular each vertex, is reproduced exactly, the barycentre
+    maps to c, and c = g gives the flat simplex (:func:`simplex_points`).
+
+    Parameters
+    ----------
+    vertices : array_like, shape (m, D)
+        Fixed vertices (the optima), m >= 2.
+    centre : array_like, shape (D,)
+        Free centre point c.
+    weights : array_like, shape (N, m)
+        Barycentric weights (non-negative rows summing to 1).
+
+    Returns
+    -------
+    ndarray, shape (N, D)
+    """
+    v = _vertices(vertices, 2)
+    c = _vector("centre", centre, v.shape[1])
+    w = _weights(weights, v.shape[0], v.shape)
+    lift = v.shape[0] * w.min(axis=1)
+    return w @ v + lift[:, None] * (c - v.mean(axis=0))
+
+
+# ------------------------------------------------------------------------ barriers
+class PathProfile(NamedTuple):
+    """The loss along a path and its barrier (T points on the path)."""
+
+    t: np.ndarray  #: (T,) parameter values, t[0] = 0 and t[-1] = 1
+    loss: np.ndarray  #: (T,) float64 loss L(gamma(t))
+    barrier: float  #: max_t excess; >= 0 since the excess is 0 at both ends
+    argmax: int  #: index of the (first) largest excess
+    excess: np.ndarray  #: (T,) L(gamma(t)) - ((1 - t) L(a) + t L(b))
+
+
+def barrier_profile(losses: Any, t: Any) -> PathProfile:
+    """Excess loss over the chord, its maximum (the barrier) and where it is reached.
+
+    Parameters
+    ----------
+    losses : array_like, shape (T,)
+        Loss at each sampled point of the path; L(a) = ``losses[0]``, L(b) = ``losses[-1]``.
+    t : int or array_like, shape (T,)
+        Parameter values in [0, 1] with ``t[0] = 0`` and ``t[-1] = 1`` (an integer T means
+        T evenly spaced values).
+
+    Returns
+    -------
+    PathProfile
+    """
+    losses = _real_array("losses", losses, 1)
+    t = as_t(t)
+    if losses.shape != t.shape:
+        raise ValueError(f"losses and t must have the same shape, got {losses.shape} and "
+                         f"{t.shape}")
+    if t.size < 2 or t[0] != 0 or t[-1] != 1:
+        raise ValueError(f"t must run from t[0] = 0 to t[-1] = 1 with at least 2 values, got "
+                         f"{t.size} values from {float(t[0])!r} to {float(t[-1])!r}")
+    # chord L(a) + t (L(b) - L(a)): exact at both ends and for a constant profile
+    chord = np.where(t == 1, losses[-1], losses[0] + t * (losses[-1] - losses[0]))
+    excess = losses - chord
+    k = int(np.argmax(excess))
+    return PathProfile(t, losses, float(excess[k]), k, excess)
+
+
+def barrier(losses: Any, t: Any) -> float:
+    """Barrier ``B = max_t [L(gamma(t)) - ((1 - t) L(a) + t L(b))]`` of a loss profile.
+
+    L(a) and L(b) are ``losses[0]`` and ``losses[-1]``; B >= 0.
+
+    Parameters
+    ----------
+    losses : array_like, shape (T,)
+        Loss at each sampled point of the path.
+    t : int or array_like, shape (T,)
+        Parameter values in [0, 1] with ``t[0] = 0`` and ``t[-1] = 1``.
+
+    Returns
+    -------
+    float
+    """
+    return barrier_profile(losses, t).barrier
+
+
+def path_barrier(spec: LandscapeSpec, points: Any, t: Any) -> PathProfile:
+    """Loss profile and barrier of a sampled path, in one ``geometry.loss`` call.
+
+    Parameters
+    ----------
+    spec : LandscapeSpec
+    points : array_like, shape (T, D)
+        The path's points gamma(t), ``points[0] = a`` and ``points[-1] = b``.
+    t : array_like, shape (T,)
+        Their parameter values, ``t[0] = 0`` and ``t[-1] = 1`` (as given to
+        :func:`line`, :func:`chain` or :func:`bezier`).
+
+    Returns
+    -------
+    PathProfile
+    """
+    spec = _check_spec(spec)
+    p = _real_array("points", points, 2)
+    t = as_t(t)
+    if p.shape[1] != spec.dim or p.shape[0] != t.shape[0]:
+        raise ValueError(f"points must have shape (T, D) = {(t.shape[0], spec.dim)} to match "
+                         f"t of shape {t.shape} and the landscape's dim, got {p.shape}")
+    return barrier_profile(geometry.loss(spec, p), t)
+
+
+# ------------------------------------------------------------------------ sections
+class PlaneSection(NamedTuple):
+    """Loss on the grid origin + alpha_i e1 + beta_j e2."""
+
+    loss: np.ndarray  #: (A, B) float64, loss[i, j] at (alpha[i], beta[j])
+    alpha: np.ndarray  #: (A,) coordinates along e1
+    beta: np.ndarray  #: (B,) coordinates along e2
+    origin: np.ndarray  #: (D,)
+    e1: np.ndarray  #: (D,) first direction used
+    e2: np.ndarray  #: (D,) second direction used
+
+
+class RadialSection(NamedTuple):
+    """Loss at origin + r (cos theta e1 + sin theta e2)."""
+
+    loss: np.ndarray  #: (R, A) float64, loss[i, j] at (radii[i], angles[j])
+    radii: np.ndarray  #: (R,)
+    angles: np.ndarray  #: (A,) radians
+    origin: np.ndarray  #: (D,)
+    e1: np.ndarray  #: (D,) orthonormal
+    e2: np.ndarray  #: (D,) orthonormal
+
+
+def _nonzero(names: tuple[str, ...], *vectors: np.ndarray) -> None:
+    for name, v in zip(names, vectors):
+        if not np.any(v):
+            raise ValueError(f"{name} must be non-zero, got the zero vector")
+
+
+def _orthonormal_pair(d1: np.ndarray, d2: np.ndarray, names=("d1", "d2")):
+    """Gram-Schmidt (with one re-orthogonalisation): e1 = d1 / |d1|, e2 orthogonal to e1."""
+    _nonzero(names, d1, d2)
+    n1, n2 = np.linalg.norm(d1), np.linalg.norm(d2)
+    e1 = d1 / n1
+    w = d2 - (e1 @ d2) * e1
+    w -= (e1 @ w) * e1
+    nw = np.linalg.norm(w)
+    if nw <= _PARALLEL_TOL * n2:
+        raise ValueError(f"{names[1]} must not be parallel to {names[0]}: its orthogonal part "
+                         f"has relative norm {nw / n2:.3g}, need > {_PARALLEL_TOL:g}")
+    return e1, w / nw
+
+
+def _directions(spec: LandscapeSpec, origin, d1, d2, orthonormalise: bool):
+    origin = _vector("origin", origin, spec.dim)
+    d1, d2 = _vector("d1", d1, spec.dim), _vector("d2", d2, spec.dim)
+    if orthonormalise:
+        return (origin, *_orthonormal_pair(d1, d2))
+    _nonzero(("d1", "d2"), d1, d2)
+    return origin, d1, d2
+
+
+def _section_losses(spec: LandscapeSpec, origin: np.ndarray, basis: np.ndarray,
+                    coeffs: np.ndarray) -> np.ndarray:
+    """L(origin + coeffs @ basis) for coeffs (N, 2), basis (2, D), in bounded chunks."""
+    size = max(1, min(SECTION_CHUNK, SECTION_MAX_FLOATS // spec.dim))
+    out = np.empty(coeffs.shape[0])
+    for start in range(0, coeffs.shape[0], size):
+        stop = start + size
+        out[start:stop] = geometry.loss(spec, origin + coeffs[start:stop] @ basis)
+    return out
+
+
+def plane_section(spec: LandscapeSpec, origin: Any, d1: Any, d2: Any, extent: float = 1.0,
+                  resolution: int = 51, *, alpha: Any = None, beta: Any = None,
+                  orthonormalise: bool = True) -> PlaneSection:
+    """Loss on a grid in the plane through ``origin`` spanned by d1 and d2.
+
+    Parameters
+    ----------
+    spec : LandscapeSpec
+    origin, d1, d2 : array_like, shape (D,)
+    extent : float
+        Half-width of the square grid, > 0: alpha = beta = linspace(-extent, extent,
+        resolution). Ignored when ``alpha`` and ``beta`` are given.
+    resolution : int
+        Grid points per side, >= 2.
+    alpha, beta : array_like, shape (A,) and (B,), optional
+        Explicit grid coordinates (give both or neither).
+    orthonormalise : bool
+        Replace d1, d2 by their Gram-Schmidt orthonormalisation (default); otherwise use
+        them as given (both must still be non-zero).
+
+    Returns
+    -------
+    PlaneSection
+        ``loss[i, j] = L(origin + alpha[i] e1 + beta[j] e2)``, shape (A, B).
+    """
+    spec = _check_spec(spec)
+    origin, e1, e2 = _directions(spec, origin, d1, d2, orthonormalise)
+    if (alpha is None) != (beta is None):
+        raise ValueError("give both alpha and beta, or neither (then extent and resolution "
+                         "define the grid)")
+    if alpha is None:
+        extent = _positive_real("extent", extent)
+        resolution = _int_at_least("resolution", resolution, 2)
+        alpha = beta = np.linspace(-extent, extent, resolution)
+    else:
+        alpha, beta = _real_array("alpha", alpha, 1), _real_array("beta", beta, 1)
+    ga, gb = np.meshgrid(alpha, beta, indexing="ij")
+    coeffs = np.stack([ga.ravel(), gb.ravel()], axis=1)
+    loss = _section_losses(spec, origin, np.stack([e1, e2]), coeffs)
+    return PlaneSection(loss.reshape(alpha.size, beta.size), alpha, beta, origin, e1, e2)
+
+
+def radial_section(spec: LandscapeSpec, origin: Any, d1: Any, d2: Any, radii: Any,
+                   angles: Any) -> RadialSection:
+    """Loss along rays from ``origin`` in the plane of d1 and d2.
+
+    Parameters
+    ----------
+    spec : LandscapeSpec
+    origin, d1, d2 : array_like, shape (D,)
+        d1, d2 are orthonormalised (Gram-Schmidt) into e1, e2.
+    radii : array_like, shape (R,)
+        Distances from the origin, each >= 0.
+    angles : array_like, shape (A,)
+        Angles theta in radians, measured from e1 towards e2.
+
+    Returns
+    -------
+    RadialSection
+        ``loss[i, j] = L(origin + radii[i] (cos angles[j] e1 + sin angles[j] e2))``,
+        shape (R, A); radius 0 gives L(origin) exactly.
+    """
+    spec = _check_spec(spec)
+    origin, e1, e2 = _directions(spec, origin, d1, d2, True)
+    radii, angles = _real_array("radii", radii, 1), _real_array("angles", angles, 1)
+    if radii.min() < 0:
+        raise ValueError(f"radii must lie in [0, inf[, got {float(radii.min())!r}")
+    coeffs = np.stack([np.outer(radii, np.cos(angles)).ravel(),
+                       np.outer(radii, np.sin(angles)).ravel()], axis=1)
+    loss = _section_losses(spec, origin, np.stack([e1, e2]), coeffs)
+    return RadialSection(loss.reshape(radii.size, angles.size), radii, angles, origin, e1, e2)
+
+
+def random_plane(dim: int, seed: Any = 0, containing: Any = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Two random orthonormal directions in R^dim.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension D, >= 2.
+    seed : int, numpy.random.Generator or None
+        Same seed, same plane.
+    containing : array_like, shape (D,), optional
+        A non-zero direction v the plane must contain: then ``e1 = v / |v|`` and e2 is a
+        random unit vector orthogonal to it (e.g. a section through the origin that
+        contains an optimum's direction).
+
+    Returns
+    -------
+    e1, e2 : ndarray, shape (D,)
+        Orthonormal (to rounding).
+    """
+    dim = _int_at_least("dim", dim, 2)
+    rng = _rng(seed)
+    if containing is None:
+        g = rng.standard_normal((2, dim))
+        return _orthonormal_pair(g[0], g[1])
+    v = _vector("containing", containing, dim)
+    return _orthonormal_pair(v, rng.standard_normal(dim), ("containing", "random direction"))

@@ -1,0 +1,168 @@
+"""Kernels against the NumPy reference, finite differences and their invariants."""
+
+from __future__ import annotations
+
+import itertools
+
+import numba
+import numpy as np
+import pytest
+from conftest import landscape, outside_points
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from landsim import geometry, reference
+from landsim.kernels import axis as axis_kernels
+from landsim.kernels.packing import pack_axis
+from landsim.spec import random_landscape
+
+CASES = list(itertools.product(["axis", "rotated"], ["origin", "shared", "each"],
+                               ["hard", "soft"]))
+
+
+@pytest.mark.parametrize("kind,anchors,union", CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernels_match_reference(kind, anchors, union, dtype):
+    spec = landscape(kind, anchors, union)
+    X = outside_points(spec, 9).astype(dtype)
+    ev = geometry.evaluate(spec, X)
+    ref_l = reference.wedge_losses(spec, X)
+    ref_total, ref_arg, _ = reference.union(spec, ref_l)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(ev.wedge_losses, ref_l, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(ev.loss, ref_total, rtol=rtol, atol=1e-12)
+    np.testing.assert_array_equal(ev.argmin, ref_arg)
+    assert ev.grad.dtype == dtype
+    ref_g = reference.gradient(spec, X)
+    scale = np.abs(ref_g).max()
+    np.testing.assert_allclose(ev.grad, ref_g, rtol=0, atol=(1e-12 if dtype == np.float64
+                                                             else 1e-5) * scale)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dim=st.integers(2, 40), n_wedges=st.integers(1, 5), frac=st.floats(0.05, 1.0),
+       eps0=st.floats(0.0, 0.5), eps1=st.floats(0.0, 1.0), kind=st.sampled_from(
+           ["axis", "rotated"]), union=st.sampled_from(["hard", "soft"]),
+       anchor_scale=st.sampled_from([0.0, 0.5]), batch=st.integers(1, 20),
+       seed=st.integers(0, 2**31 - 1))
+def test_random_landscapes_match_reference(dim, n_wedges, frac, eps0, eps1, kind, union,
+                                           anchor_scale, batch, seed):
+    n_short = max(1, int(frac * dim))
+    spec = random_landscape(dim, n_wedges, n_short, kind=kind, eps0=eps0, eps1=eps1,
+                            anchor_scale=anchor_scale, union=union, tau=0.3, seed=seed)
+    X = np.random.default_rng(seed).normal(0, 1.5, (batch, dim))
+    ev = geometry.evaluate(spec, X)
+    ref_l = reference.wedge_losses(spec, X)
+    np.testing.assert_allclose(ev.wedge_losses, ref_l, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ev.loss, reference.union(spec, ref_l)[0], rtol=1e-10,
+                               atol=1e-12)
+    ref_g = reference.gradient(spec, X)
+    np.testing.assert_allclose(ev.grad, ref_g, rtol=0,
+                               atol=1e-10 * max(1.0, np.abs(ref_g).max()))
+
+
+@pytest.mark.parametrize("kind,anchors,union", CASES)
+def test_gradient_matches_finite_differences(kind, anchors, union):
+    spec = landscape(kind, anchors, union, eps1=0.3)
+    X = outside_points(spec, 4, seed=5)
+    G = geometry.gradient(spec, X)
+    h = 1e-6
+    eye = np.eye(spec.dim)
+    for b in range(X.shape[0]):
+        plus = geometry.loss(spec, X[b] + h * eye)
+        minus = geometry.loss(spec, X[b] - h * eye)
+        fd = (plus - minus) / (2 * h)
+        np.testing.assert_allclose(G[b], fd, rtol=1e-5, atol=1e-6 * max(1, np.abs(fd).max()))
+
+
+@pytest.mark.parametrize("kind,anchors,union", CASES)
+def test_hvp_matches_reference_and_gradient_differences(kind, anchors, union):
+    spec = landscape(kind, anchors, union, eps1=0.3)
+    rng = np.random.default_rng(3)
+    X = outside_points(spec, 5, seed=3)
+    V = rng.normal(size=X.shape)
+    HV = geometry.hvp(spec, X, V)
+    np.testing.assert_allclose(HV, reference.hvp(spec, X, V), rtol=1e-10, atol=1e-10)
+    h = 1e-6
+    fd = (geometry.gradient(spec, X + h * V) - geometry.gradient(spec, X - h * V)) / (2 * h)
+    np.testing.assert_allclose(HV, fd, rtol=1e-4, atol=1e-5 * max(1, np.abs(fd).max()))
+
+
+def test_hvp_is_symmetric():
+    spec = landscape("rotated", "each", "soft", eps1=0.3)
+    rng = np.random.default_rng(8)
+    x = outside_points(spec, 1, seed=8)
+    V, W = rng.normal(size=(2, spec.dim))
+    hv = geometry.hvp(spec, x, V[None])[0]
+    hw = geometry.hvp(spec, x, W[None])[0]
+    assert abs(hv @ W - hw @ V) <= 1e-9 * max(1.0, abs(hv @ W))
+
+
+@pytest.mark.parametrize("kind", ["axis", "rotated"])
+def test_soft_union_bounds(kind):
+    spec = landscape(kind, "origin", "soft", tau=0.7, n_wedges=3)
+    X = outside_points(spec, 50, seed=2)
+    ev = geometry.evaluate(spec, X, grad=False)
+    lmin = ev.wedge_losses.min(axis=1)
+    assert np.all(lmin <= ev.loss + 1e-12)
+    assert np.all(ev.loss <= lmin + spec.tau * np.log(spec.n_wedges) + 1e-12)
+    # the upper bound is reached when all wedges tie: at the anchor every loss is 0
+    assert geometry.loss(spec, np.zeros(spec.dim)) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_soft_union_is_stable_for_huge_losses():
+    spec = landscape("axis", "origin", "soft", tau=1e-3, eps1=0.001)
+    X = outside_points(spec, 3, scale=1e6)
+    ev = geometry.evaluate(spec, X)
+    assert np.all(np.isfinite(ev.loss)) and np.all(np.isfinite(ev.grad))
+    lmin = ev.wedge_losses.min(axis=1)
+    assert np.all(lmin > 1e9)  # exp(-l / tau) underflows: a naive soft-min gives inf
+    assert np.all((ev.loss >= lmin) & (ev.loss <= lmin + spec.tau * np.log(spec.n_wedges)))
+
+
+def test_hard_union_ties_go_to_lowest_index():
+    spec = landscape("axis", "origin", "hard")
+    ev = geometry.evaluate(spec, np.zeros((2, spec.dim)))
+    np.testing.assert_array_equal(ev.argmin, [0, 0])
+
+
+def test_results_do_not_depend_on_thread_count():
+    spec = random_landscape(5000, 6, 700, eps0=0.01, eps1=0.01, seed=4)
+    X = np.random.default_rng(0).normal(size=(3, spec.dim))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = geometry.evaluate(spec, X)
+        numba.set_num_threads(before)
+        many = geometry.evaluate(spec, X)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one.loss, many.loss)
+    np.testing.assert_array_equal(one.grad, many.grad)
+
+
+def test_axis_kernel_callable_from_user_njit_code():
+    spec = landscape("axis", "shared", "hard")
+    p = pack_axis(spec)
+
+    @numba.njit
+    def user_descent_step(x, lr):
+        total, arg, wl, G = axis_kernels.loss_and_grad(
+            x, p.anchors, p.axis_ptr, p.axis_wedge, p.axes, p.offsets, p.eps0, p.eps1,
+            False, 1.0, True)
+        return x - lr * G, total
+
+    X = outside_points(spec, 4)
+    stepped, total = user_descent_step(X, 0.01)
+    np.testing.assert_allclose(total, reference.loss(spec, X), rtol=1e-12)
+    np.testing.assert_allclose(stepped, X - 0.01 * reference.gradient(spec, X), rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_large_sparse_landscape_against_reference():
+    # exercises many slabs, wedges sharing axes and points with B > 16
+    spec = random_landscape(20000, 12, 3000, eps0=0.02, eps1=0.005, seed=6)
+    X = np.random.default_rng(1).normal(size=(21, spec.dim))
+    ev = geometry.evaluate(spec, X)
+    np.testing.assert_allclose(ev.wedge_losses, reference.wedge_losses(spec, X), rtol=1e-11)
+    np.testing.assert_allclose(ev.grad, reference.gradient(spec, X), rtol=0, atol=1e-11)
