@@ -58,13 +58,15 @@ def _triad(a, b, c, s):
 
 def triad_bandwidth(n: int) -> float:
     """Bytes per second of a = b + s c (3 * 8 * n bytes per call, STREAM convention)."""
-    a, b, c = np.zeros(n), np.random.rand(n), np.random.rand(n)
+    rng = np.random.default_rng(0)
+    a, b, c = np.zeros(n), rng.random(n), rng.random(n)
     t = median_time(lambda: _triad(a, b, c, 3.0), repeats=9)
     return 24.0 * n / t
 
 
 def gemm_rate(m: int, k: int, n: int) -> float:
-    a, b = np.random.rand(m, k), np.random.rand(k, n)
+    rng = np.random.default_rng(0)
+    a, b = rng.random((m, k)), rng.random((k, n))
     t = median_time(lambda: a @ b, repeats=5)
     return 2.0 * m * k * n / t
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
-_cache: "weakref.WeakKeyDictionary[LandscapeSpec, dict]" = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[LandscapeSpec, dict] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from os import PathLike
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _validate_wedge(w: "WedgeSpec") -> dict[str, Any]:
+def _validate_wedge(w: WedgeSpec) -> dict[str, Any]:
     """Check one wedge and return its canonical field values."""
     dim = _positive_int("dim", w.dim)
     eps0 = _finite_float("eps0", w.eps0, minimum=0.0)
@@ -123,7 +124,7 @@ def _validate_wedge(w: "WedgeSpec") -> dict[str, Any]:
                 anchor=anchor)
 
 
-def _validate_landscape(spec: "LandscapeSpec") -> dict[str, Any]:
+def _validate_landscape(spec: LandscapeSpec) -> dict[str, Any]:
     wedges = tuple(spec.wedges)
     if not wedges:
         raise ValueError("a landscape needs at least 1 wedge, got 0")
@@ -243,7 +244,7 @@ class WedgeSpec(_Frozen):
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "WedgeSpec":
+    def from_dict(cls, data: dict[str, Any]) -> WedgeSpec:
         """Inverse of :meth:`to_dict`; validates like the constructor."""
         known = {"dim", "eps0", "eps1", "short_axes", "short_frame", "anchor"}
         extra = set(data) - known
@@ -289,7 +290,7 @@ class LandscapeSpec(_Frozen):
         """Frame kind shared by all wedges."""
         return self.wedges[0].kind
 
-    def replace(self, **changes: Any) -> "LandscapeSpec":
+    def replace(self, **changes: Any) -> LandscapeSpec:
         """A copy with some of ``wedges``, ``union``, ``tau`` changed (validated)."""
         args = {"wedges": self.wedges, "union": self.union, "tau": self.tau}
         unknown = set(changes) - set(args)
@@ -304,7 +305,7 @@ class LandscapeSpec(_Frozen):
                 "wedges": [w.to_dict() for w in self.wedges]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LandscapeSpec":
+    def from_dict(cls, data: dict[str, Any]) -> LandscapeSpec:
         if data.get("format") != "landsim.LandscapeSpec/1":
             raise ValueError("not a landsim landscape: format must be "
                              f"'landsim.LandscapeSpec/1', got {data.get('format')!r}")
@@ -316,7 +317,7 @@ class LandscapeSpec(_Frozen):
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str) -> "LandscapeSpec":
+    def from_json(cls, text: str) -> LandscapeSpec:
         return cls.from_dict(json.loads(text))
 
     def save_npz(self, path: str | PathLike) -> None:
@@ -337,7 +338,7 @@ class LandscapeSpec(_Frozen):
         np.savez(path, **arrays)
 
     @classmethod
-    def load_npz(cls, path: str | PathLike) -> "LandscapeSpec":
+    def load_npz(cls, path: str | PathLike) -> LandscapeSpec:
         with np.load(path, allow_pickle=False) as z:
             if "format" not in z or str(z["format"]) != "landsim.LandscapeSpec/1":
                 raise ValueError(f"{path!s} is not a landsim landscape .npz")

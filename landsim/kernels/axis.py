@@ -26,10 +26,11 @@ instead, and for each coordinate update the few wedges holding it (K*s/D on aver
 
 No (D, B) or (B, K, s) temporary is made: the extra memory of a call is O(K B) per slab.
 The inner B-loops index flat rows with unsigned integers (no wrap-around code), so they
-vectorise with little per-(coordinate, wedge) overhead. Every pass splits D into
-``NSLAB`` fixed slabs run in parallel, so both cores work for any B (B = 1 included),
-and the sums do not depend on the thread count: results are bit-identical for any
-number of threads.
+vectorise with little per-(coordinate, wedge) overhead. Every pass splits D into up to
+``NSLAB`` slabs of at least ``MIN_SLAB`` coordinates run in parallel, so both cores work
+for any B (B = 1 included); small problems (one slab) run serially, without the cost of
+starting the thread pool. The slab count depends on D alone, so the sums, and the
+results, are bit-identical for any number of threads.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ __all__ = ["short_sums", "per_anchor_sqnorm", "relu_sums", "wedge_stats",
            "width_coefficient", "gradient_hard", "gradient_soft", "loss_and_grad", "NSLAB",
            "BLOCK"]
 
-NSLAB = 32  # slabs of D per pass: fixed, so sums do not depend on the thread count
+NSLAB = 32  # most slabs of D per pass; the count depends on D only, never on threads
+MIN_SLAB = 4096  # fewest coordinates per slab: below 2 slabs a pass runs serially
 BLOCK = 256  # coordinates per transposed block: a (BLOCK, B) buffer stays in L1/L2
 
 
 @jit
 def _n_slabs(D):
-    return max(1, min(NSLAB, D))
+    return max(1, min(NSLAB, D // MIN_SLAB))
 
 
 @jit
@@ -100,6 +102,28 @@ def _block_short_sums_anchored(loc, B, n, base, anchors, axis_ptr, axis_wedge, a
                 mx[k * B + b] = max(mx[k * B + b], abs(u))
 
 
+@jit
+def _short_sums_slab(X, anchors, axis_ptr, axis_wedge, c, nslab, usq_p, max_p, ysq_p):
+    """Slab c of :func:`short_sums`, into row c of the partial sums."""
+    B, D = X.shape
+    d0 = c * D // nslab
+    d1 = (c + 1) * D // nslab
+    acc = usq_p[c]
+    mx = max_p[c]
+    ys = ysq_p[c]
+    loc = np.empty(BLOCK * B)
+    for e0 in range(d0, d1, BLOCK):
+        e1 = min(d1, e0 + BLOCK)
+        _load_block(X, anchors, e0, e1, loc)
+        if anchors.shape[0] > 1:
+            for q in range((e1 - e0) * B):
+                ys[q % B] += loc[q] * loc[q]
+            _block_short_sums_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr, axis_wedge,
+                                       acc, mx)
+        else:
+            _block_short_sums(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, acc, mx, ys)
+
+
 @pjit
 def short_sums(X, anchors, axis_ptr, axis_wedge, n_wedges):
     """||u_k(x_b)||^2, max_j |u_j| and ||y_b||^2 in one streaming pass over X.
@@ -120,31 +144,15 @@ def short_sums(X, anchors, axis_ptr, axis_wedge, n_wedges):
         use :func:`per_anchor_sqnorm` then).
     """
     B, D = X.shape
-    per_wedge = anchors.shape[0] > 1
     nslab = _n_slabs(D)
     usq_p = np.zeros((nslab, n_wedges * B))
     max_p = np.zeros((nslab, n_wedges * B))
     ysq_p = np.zeros((nslab, B))
-    for c in prange(nslab):
-        d0 = c * D // nslab
-        d1 = (c + 1) * D // nslab
-        acc = np.zeros(n_wedges * B)
-        mx = np.zeros(n_wedges * B)
-        ys = np.zeros(B)
-        loc = np.empty(BLOCK * B)
-        for e0 in range(d0, d1, BLOCK):
-            e1 = min(d1, e0 + BLOCK)
-            _load_block(X, anchors, e0, e1, loc)
-            if per_wedge:
-                for q in range((e1 - e0) * B):
-                    ys[q % B] += loc[q] * loc[q]
-                _block_short_sums_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr,
-                                           axis_wedge, acc, mx)
-            else:
-                _block_short_sums(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, acc, mx, ys)
-        usq_p[c] = acc
-        max_p[c] = mx
-        ysq_p[c] = ys
+    if nslab == 1:
+        _short_sums_slab(X, anchors, axis_ptr, axis_wedge, 0, nslab, usq_p, max_p, ysq_p)
+    else:
+        for c in prange(nslab):
+            _short_sums_slab(X, anchors, axis_ptr, axis_wedge, c, nslab, usq_p, max_p, ysq_p)
     usq = np.zeros(n_wedges * B)
     maxabs = np.zeros(n_wedges * B)
     ysq = np.zeros(B)
@@ -155,6 +163,20 @@ def short_sums(X, anchors, axis_ptr, axis_wedge, n_wedges):
     return usq.reshape((n_wedges, B)), maxabs.reshape((n_wedges, B)), ysq
 
 
+@jit
+def _sqnorm_slab(X, anchors, c, nslab, part):
+    B, D = X.shape
+    d0 = c * D // nslab
+    d1 = (c + 1) * D // nslab
+    for k in range(anchors.shape[0]):
+        for b in range(B):
+            acc = 0.0
+            for i in range(d0, d1):
+                v = np.float64(X[b, i]) - anchors[k, i]
+                acc += v * v
+            part[c, k, b] = acc
+
+
 @pjit
 def per_anchor_sqnorm(X, anchors):
     """||x_b - a_k||^2 for every anchor and point, float64 array of shape (K, B)."""
@@ -162,16 +184,11 @@ def per_anchor_sqnorm(X, anchors):
     K = anchors.shape[0]
     nslab = _n_slabs(D)
     part = np.zeros((nslab, K, B))
-    for c in prange(nslab):
-        d0 = c * D // nslab
-        d1 = (c + 1) * D // nslab
-        for k in range(K):
-            for b in range(B):
-                acc = 0.0
-                for i in range(d0, d1):
-                    v = np.float64(X[b, i]) - anchors[k, i]
-                    acc += v * v
-                part[c, k, b] = acc
+    if nslab == 1:
+        _sqnorm_slab(X, anchors, 0, nslab, part)
+    else:
+        for c in prange(nslab):
+            _sqnorm_slab(X, anchors, c, nslab, part)
     out = np.zeros((K, B))
     for c in range(nslab):
         out += part[c]
@@ -213,6 +230,27 @@ def _block_relu_anchored(loc, B, n, base, anchors, axis_ptr, axis_wedge, width, 
                 hacc[k * B + b] += h
 
 
+@jit
+def _relu_slab(X, anchors, axis_ptr, axis_wedge, wflat, active, c, nslab, loss_p, h_p):
+    """Slab c of :func:`relu_sums`, into row c of the partial sums."""
+    B, D = X.shape
+    d0 = c * D // nslab
+    d1 = (c + 1) * D // nslab
+    lacc = loss_p[c]
+    hacc = h_p[c]
+    loc = np.empty(BLOCK * B)
+    for e0 in range(d0, d1, BLOCK):
+        e1 = min(d1, e0 + BLOCK)
+        if axis_ptr[e0] == axis_ptr[e1]:
+            continue
+        _load_block(X, anchors, e0, e1, loc)
+        if anchors.shape[0] > 1:
+            _block_relu_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr, axis_wedge, wflat,
+                                 active, lacc, hacc)
+        else:
+            _block_relu(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, wflat, active, lacc, hacc)
+
+
 @pjit
 def relu_sums(X, anchors, axis_ptr, axis_wedge, width, active):
     """Loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w) per (wedge, point).
@@ -231,30 +269,15 @@ def relu_sums(X, anchors, axis_ptr, axis_wedge, width, active):
     """
     B, D = X.shape
     K = width.shape[0]
-    per_wedge = anchors.shape[0] > 1
     nslab = _n_slabs(D)
     loss_p = np.zeros((nslab, K * B))
     h_p = np.zeros((nslab, K * B))
     wflat = np.ascontiguousarray(width).ravel()
-    for c in prange(nslab):
-        d0 = c * D // nslab
-        d1 = (c + 1) * D // nslab
-        lacc = np.zeros(K * B)
-        hacc = np.zeros(K * B)
-        loc = np.empty(BLOCK * B)
-        for e0 in range(d0, d1, BLOCK):
-            e1 = min(d1, e0 + BLOCK)
-            if axis_ptr[e0] == axis_ptr[e1]:
-                continue
-            _load_block(X, anchors, e0, e1, loc)
-            if per_wedge:
-                _block_relu_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr, axis_wedge,
-                                     wflat, active, lacc, hacc)
-            else:
-                _block_relu(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, wflat, active, lacc,
-                            hacc)
-        loss_p[c] = lacc
-        h_p[c] = hacc
+    if nslab == 1:
+        _relu_slab(X, anchors, axis_ptr, axis_wedge, wflat, active, 0, nslab, loss_p, h_p)
+    else:
+        for c in prange(nslab):
+            _relu_slab(X, anchors, axis_ptr, axis_wedge, wflat, active, c, nslab, loss_p, h_p)
     loss = np.zeros(K * B)
     hsum = np.zeros(K * B)
     for c in range(nslab):
@@ -304,6 +327,37 @@ def width_coefficient(radius, hsum, eps1):
     return c
 
 
+@jit
+def _grad_hard_task(X, anchors, axes, offsets, arg, coef, width, G, t, nslab):
+    """Task t = (point b, slab c) of :func:`gradient_hard`."""
+    D = X.shape[1]
+    ka = anchors.shape[0]
+    b = t // nslab
+    c = t % nslab
+    d0 = c * D // nslab
+    d1 = (c + 1) * D // nslab
+    k = arg[b]
+    cb = coef[k, b]
+    wb = width[k, b]
+    arow = 0 if ka == 1 else k
+    if ka > 0:
+        for d in range(d0, d1):
+            G[b, d] = cb * (np.float64(X[b, d]) - anchors[arow, d])
+    else:
+        for d in range(d0, d1):
+            G[b, d] = cb * np.float64(X[b, d])
+    wedge = axes[offsets[k]:offsets[k + 1]]
+    lo = np.searchsorted(wedge, d0)
+    hi = np.searchsorted(wedge, d1)
+    for j in range(lo, hi):
+        i = wedge[j]
+        u = np.float64(X[b, i])
+        if ka > 0:
+            u -= anchors[arow, i]
+        h = max(abs(u) - wb, 0.0)
+        G[b, i] = 2.0 * h if u > 0.0 else -2.0 * h
+
+
 @pjit
 def gradient_hard(X, anchors, axes, offsets, arg, coef, width, G):
     """Write the hard-union gradient grad l_{arg[b]}(x_b) into G (B, D).
@@ -323,33 +377,50 @@ def gradient_hard(X, anchors, axes, offsets, arg, coef, width, G):
     G : array of X's dtype, shape (B, D), written
     """
     B, D = X.shape
-    ka = anchors.shape[0]
     nslab = _n_slabs(D)
-    for t in prange(B * nslab):
-        b = t // nslab
-        c = t % nslab
-        d0 = c * D // nslab
-        d1 = (c + 1) * D // nslab
-        k = arg[b]
-        cb = coef[k, b]
-        wb = width[k, b]
-        arow = 0 if ka == 1 else k
-        if ka > 0:
-            for d in range(d0, d1):
-                G[b, d] = cb * (np.float64(X[b, d]) - anchors[arow, d])
-        else:
-            for d in range(d0, d1):
-                G[b, d] = cb * np.float64(X[b, d])
-        wedge = axes[offsets[k]:offsets[k + 1]]
-        lo = np.searchsorted(wedge, d0)
-        hi = np.searchsorted(wedge, d1)
-        for j in range(lo, hi):
-            i = wedge[j]
-            u = np.float64(X[b, i])
-            if ka > 0:
-                u -= anchors[arow, i]
-            h = max(abs(u) - wb, 0.0)
-            G[b, i] = 2.0 * h if u > 0.0 else -2.0 * h
+    if B * D < 4 * MIN_SLAB:
+        for t in range(B * nslab):
+            _grad_hard_task(X, anchors, axes, offsets, arg, coef, width, G, t, nslab)
+    else:
+        for t in prange(B * nslab):
+            _grad_hard_task(X, anchors, axes, offsets, arg, coef, width, G, t, nslab)
+
+
+@jit
+def _grad_soft_slab(X, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum, G, c,
+                    nslab):
+    """Slab c of :func:`gradient_soft`."""
+    B, D = X.shape
+    K = weights.shape[0]
+    ka = anchors.shape[0]
+    d0 = c * D // nslab
+    d1 = (c + 1) * D // nslab
+    loc = np.empty(BLOCK * B)
+    g = np.empty((BLOCK, B))
+    for e0 in range(d0, d1, BLOCK):
+        e1 = min(d1, e0 + BLOCK)
+        _load_block(X, anchors, e0, e1, loc)
+        for i in range(e0, e1):
+            r = i - e0
+            for b in range(B):
+                g[r, b] = ysum[b] * loc[r * B + b]
+            if ka > 1:
+                for k in range(K):
+                    a = anchors[k, i]
+                    if a != 0.0:
+                        for b in range(B):
+                            g[r, b] -= wc[k, b] * a
+            for p in range(axis_ptr[i], axis_ptr[i + 1]):
+                k = axis_wedge[p]
+                off = anchors[k, i] if ka > 1 else 0.0
+                for b in range(B):
+                    u = loc[r * B + b] - off
+                    h = max(abs(u) - width[k, b], 0.0)
+                    s = 2.0 * h if u > 0.0 else -2.0 * h
+                    g[r, b] += weights[k, b] * (s - coef[k, b] * u)
+        for b in range(B):
+            for i in range(e0, e1):
+                G[b, i] = g[i - e0, b]
 
 
 @pjit
@@ -365,42 +436,19 @@ def gradient_soft(X, anchors, axis_ptr, axis_wedge, weights, coef, width, G):
     """
     B, D = X.shape
     K = weights.shape[0]
-    ka = anchors.shape[0]
     wc = weights * coef
     ysum = np.zeros(B)
     for k in range(K):
         for b in range(B):
             ysum[b] += wc[k, b]
     nslab = _n_slabs(D)
-    for c in prange(nslab):
-        d0 = c * D // nslab
-        d1 = (c + 1) * D // nslab
-        loc = np.empty(BLOCK * B)
-        g = np.empty((BLOCK, B))
-        for e0 in range(d0, d1, BLOCK):
-            e1 = min(d1, e0 + BLOCK)
-            _load_block(X, anchors, e0, e1, loc)
-            for i in range(e0, e1):
-                r = i - e0
-                for b in range(B):
-                    g[r, b] = ysum[b] * loc[r * B + b]
-                if ka > 1:
-                    for k in range(K):
-                        a = anchors[k, i]
-                        if a != 0.0:
-                            for b in range(B):
-                                g[r, b] -= wc[k, b] * a
-                for p in range(axis_ptr[i], axis_ptr[i + 1]):
-                    k = axis_wedge[p]
-                    off = anchors[k, i] if ka > 1 else 0.0
-                    for b in range(B):
-                        u = loc[r * B + b] - off
-                        h = max(abs(u) - width[k, b], 0.0)
-                        s = 2.0 * h if u > 0.0 else -2.0 * h
-                        g[r, b] += weights[k, b] * (s - coef[k, b] * u)
-            for b in range(B):
-                for i in range(e0, e1):
-                    G[b, i] = g[i - e0, b]
+    if nslab == 1:
+        _grad_soft_slab(X, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum, G,
+                        0, nslab)
+    else:
+        for c in prange(nslab):
+            _grad_soft_slab(X, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum,
+                            G, c, nslab)
 
 
 @jit
