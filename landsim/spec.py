@@ -38,6 +38,8 @@ ORTHONORMAL_TOL = 1e-8
 
 def _finite_float(name: str, value: Any, *, minimum: float | None = None,
                   strictly: bool = False) -> float:
+    if isinstance(value, np.generic):
+        value = value.item()  # messages show -0.1, not np.float64(-0.1)
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -46,10 +48,10 @@ def _finite_float(name: str, value: Any, *, minimum: float | None = None,
         raise ValueError(f"{name} must be finite, got {value!r}")
     if minimum is not None:
         if strictly and not out > minimum:
-            raise ValueError(f"{name} must be in ]{minimum}, inf[, got {value!r}")
+            raise ValueError(f"{name} must be in ]{minimum:g}, inf[, got {value!r}")
         if not strictly and not out >= minimum:
-            raise ValueError(f"{name} must be in [{minimum}, inf[, got {value!r}")
-    return out
+            raise ValueError(f"{name} must be in [{minimum:g}, inf[, got {value!r}")
+    return out + 0.0  # -0.0 -> 0.0
 
 
 def _positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
@@ -145,11 +147,18 @@ def _validate_landscape(spec: LandscapeSpec) -> dict[str, Any]:
 
 
 def _digest(*parts: Any) -> str:
+    """Content fingerprint: arrays by their exact bytes, specs by their own fingerprint."""
     h = hashlib.blake2b(digest_size=16)
     for p in parts:
         if isinstance(p, np.ndarray):
             h.update(str(p.dtype).encode() + str(p.shape).encode())
             h.update(np.ascontiguousarray(p).tobytes())
+        elif isinstance(p, _Frozen):
+            h.update(p._key().encode())
+        elif isinstance(p, tuple):
+            h.update(b"(" + _digest(*p).encode() + b")")
+        elif isinstance(p, float):
+            h.update(p.hex().encode())
         else:
             h.update(repr(p).encode())
         h.update(b"|")
@@ -306,9 +315,17 @@ class LandscapeSpec(_Frozen):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LandscapeSpec:
-        if data.get("format") != "landsim.LandscapeSpec/1":
+        """Inverse of :meth:`to_dict`; rejects unknown or missing fields."""
+        if not isinstance(data, dict) or data.get("format") != "landsim.LandscapeSpec/1":
+            got = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise ValueError("not a landsim landscape: format must be "
-                             f"'landsim.LandscapeSpec/1', got {data.get('format')!r}")
+                             f"'landsim.LandscapeSpec/1', got {got!r}")
+        known = {"format", "union", "tau", "wedges"}
+        extra = set(data) - known
+        if extra:
+            raise ValueError(f"unknown landscape fields {sorted(extra)}; valid: {sorted(known)}")
+        if not isinstance(data.get("wedges"), list):
+            raise ValueError("a landscape dict needs 'wedges', a list of wedge dicts")
         return cls(wedges=tuple(WedgeSpec.from_dict(w) for w in data["wedges"]),
                    union=data.get("union", "hard"), tau=data.get("tau", 1.0))
 
