@@ -48,6 +48,18 @@ def _packed(spec: LandscapeSpec) -> dict:
         return entry
 
 
+_local = threading.local()
+
+
+def _workspace(D: int, B: int) -> np.ndarray:
+    """A per-thread float64 (D, B) scratch array for the axis kernels, reused across calls
+    (its pages are touched once, not on every call)."""
+    buf = getattr(_local, "xt", None)
+    if buf is None or buf.size < D * B:
+        buf = _local.xt = np.empty(D * B)
+    return buf[:D * B].reshape(D, B)
+
+
 def _frames_t(spec: LandscapeSpec, dtype) -> np.ndarray:
     entry = _packed(spec)
     key = f"frames_{np.dtype(dtype).name}"
@@ -88,7 +100,8 @@ class Evaluation(NamedTuple):
     grad: np.ndarray | None  #: (B, D) gradient in X's dtype, or None
 
 
-def evaluate(spec: LandscapeSpec, X, *, grad: bool = True) -> Evaluation:
+def evaluate(spec: LandscapeSpec, X, *, grad: bool = True,
+             out: np.ndarray | None = None) -> Evaluation:
     """Loss, arg-min wedge, per-wedge losses and (optionally) the gradient.
 
     Parameters
@@ -97,6 +110,9 @@ def evaluate(spec: LandscapeSpec, X, *, grad: bool = True) -> Evaluation:
     X : array, shape (B, D) or (D,)
     grad : bool
         Compute the gradient too.
+    out : array, shape (B, D), optional
+        Where to write the gradient (X's dtype, C-contiguous); saves the allocation of a
+        fresh (B, D) array in loops.
 
     Returns
     -------
@@ -104,19 +120,33 @@ def evaluate(spec: LandscapeSpec, X, *, grad: bool = True) -> Evaluation:
     """
     Xb, single = as_batch(spec, X)
     soft = spec.union == "soft"
+    B, D = Xb.shape
+    if out is not None:
+        if not grad:
+            raise ValueError("out is only used with grad=True")
+        if (not isinstance(out, np.ndarray) or out.shape != Xb.shape or out.dtype != Xb.dtype
+                or not out.flags.c_contiguous or not out.flags.writeable):
+            raise ValueError(f"out must be a writeable C-contiguous {Xb.dtype} array of shape "
+                             f"{Xb.shape}, got {type(out).__name__} "
+                             f"{getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}")
     if spec.kind == "axis":
         p: PackedAxis = _packed(spec)["axis"]
-        total, arg, wl, G = _axis.loss_and_grad(Xb, *p, soft, spec.tau, grad)
+        G = (out if out is not None else np.empty_like(Xb)) if grad else np.empty((0, D),
+                                                                                    Xb.dtype)
+        total, arg, wl = _axis.loss_and_grad(Xb, *p, soft, spec.tau, _workspace(D, B), G)
     else:
         q: PackedRotated = _packed(spec)["rotated"]
         total, arg, wl, G = _rotated.loss_and_grad(
             Xb, q.anchors, _frames_t(spec, Xb.dtype), q.frame_anchor, q.offsets, q.eps0,
             q.eps1, soft, spec.tau, grad)
-    out = Evaluation(total, arg, wl, G if grad else None)
+        if out is not None:
+            out[...] = G
+            G = out
+    result = Evaluation(total, arg, wl, G if grad else None)
     if single:
-        out = Evaluation(out.loss[0], out.argmin[0], out.wedge_losses[0],
-                         None if out.grad is None else out.grad[0])
-    return out
+        result = Evaluation(result.loss[0], result.argmin[0], result.wedge_losses[0],
+                            None if result.grad is None else result.grad[0])
+    return result
 
 
 def loss(spec: LandscapeSpec, X) -> np.ndarray:
@@ -134,9 +164,10 @@ def argmin_wedge(spec: LandscapeSpec, X) -> np.ndarray:
     return evaluate(spec, X, grad=False).argmin
 
 
-def loss_and_grad(spec: LandscapeSpec, X) -> tuple[np.ndarray, np.ndarray]:
-    """(L(x) of shape (B,), grad L(x) of shape (B, D))."""
-    ev = evaluate(spec, X, grad=True)
+def loss_and_grad(spec: LandscapeSpec, X, out: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(L(x) of shape (B,), grad L(x) of shape (B, D)); ``out`` as in :func:`evaluate`."""
+    ev = evaluate(spec, X, grad=True, out=out)
     return ev.loss, ev.grad
 
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import numba
 
-__all__ = ["jit", "pjit", "prange", "num_threads"]
+__all__ = ["jit", "jit_finite", "pjit", "prange", "num_threads"]
 
 _OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
 #: Serial kernel decorator.
 jit = numba.njit(**_OPTIONS)
+#: Serial decorator for inner loops over validated, finite inputs: no NaN/inf/signed-zero
+#: semantics (so max/abs compile to plain vector instructions); no reassociation, so sums
+#: keep their order.
+jit_finite = numba.njit(**{**_OPTIONS, "fastmath": {"nnan", "ninf", "nsz"}})
 #: Parallel kernel decorator (``prange`` loops run on Numba's thread pool).
 pjit = numba.njit(parallel=True, **_OPTIONS)
 prange = numba.prange

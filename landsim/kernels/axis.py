@@ -12,41 +12,43 @@ Packed layout (built by :func:`landsim.kernels.packing.pack_axis`):
 Design. Gathering u = y[I_k] wedge by wedge touches K*s random addresses: latency-bound,
 a few percent of the memory bandwidth. These kernels *stream* over the coordinates
 instead, and for each coordinate update the few wedges holding it (K*s/D on average) in
-(K, B) accumulators that stay in L1:
+(K, B) accumulators that stay in L1 (a sparse-times-dense product with the by-axis CSR):
 
-1. :func:`short_sums` reads X (B, D) once, ``BLOCK`` coordinates at a time, transposes
-   the block into a small (BLOCK, B) buffer (one contiguous row of B values per
-   coordinate, in L1) and adds ||y_b||^2, ||u_k||^2 and max_j |u_j| -> r and w;
-2. :func:`relu_sums` streams X the same way for the loss sum_j relu(|u_j| - w)^2 and
+1. :func:`transpose_center` writes the centred transpose XT (D, B) into a reusable
+   float64 workspace (one contiguous row of B values per coordinate) and ||y_b||^2;
+2. :func:`short_sums` streams XT for ||u_k||^2 and max_j |u_j| per (wedge, point)
+   -> r and w;
+3. :func:`relu_sums` streams XT again for the loss sum_j relu(|u_j| - w)^2 and
    H = sum_j relu(|u_j| - w), skipping wedges that hold every point (max |u| <= w);
-3. the gradient: hard union (:func:`gradient_hard`) streams each row of X once, writes
+4. the gradient: hard union (:func:`gradient_hard`) streams each row of X once, writes
    G[b] = c y_b and fixes the s short coordinates of its arg-min wedge by a merge with the
-   sorted axes; soft union (:func:`gradient_soft`) streams X by blocks and adds every
-   wedge's short terms.
+   sorted axes; soft union (:func:`gradient_soft`) streams XT and adds every wedge's
+   short terms.
 
-No (D, B) or (B, K, s) temporary is made: the extra memory of a call is O(K B) per slab.
-The inner B-loops index flat rows with unsigned integers (no wrap-around code), so they
-vectorise with little per-(coordinate, wedge) overhead. Every pass splits D into up to
-``NSLAB`` slabs of at least ``MIN_SLAB`` coordinates run in parallel, so both cores work
-for any B (B = 1 included); small problems (one slab) run serially, without the cost of
-starting the thread pool. The slab count depends on D alone, so the sums, and the
-results, are bit-identical for any number of threads.
+No (B, K, s) temporary is made: the extra memory of a call is the workspace XT (the size
+of X in float64) plus O(K B) per slab. The inner B-loops index flat rows with unsigned
+integers (no wrap-around code), so they vectorise with little per-(coordinate, wedge)
+overhead. Every pass splits D into up to ``NSLAB`` slabs of at least ``MIN_SLAB``
+coordinates run in parallel, so both cores work for any B (B = 1 included); small
+problems (one slab) run serially, without the cost of starting the thread pool. The slab
+count depends on D alone, so the sums, and the results, are bit-identical for any
+number of threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit, pjit, prange
+from ._jit import jit, jit_finite, pjit, prange
 from .union import combine_losses
 
-__all__ = ["short_sums", "per_anchor_sqnorm", "relu_sums", "wedge_stats",
+__all__ = ["transpose_center", "short_sums", "per_anchor_sqnorm", "relu_sums", "wedge_stats",
            "width_coefficient", "gradient_hard", "gradient_soft", "loss_and_grad", "NSLAB",
            "BLOCK"]
 
 NSLAB = 32  # most slabs of D per pass; the count depends on D only, never on threads
 MIN_SLAB = 4096  # fewest coordinates per slab: below 2 slabs a pass runs serially
-BLOCK = 256  # coordinates per transposed block: a (BLOCK, B) buffer stays in L1/L2
+BLOCK = 256  # coordinates per block of XT handled together
 
 
 @jit
@@ -55,28 +57,58 @@ def _n_slabs(D):
 
 
 @jit
-def _load_block(X, anchors, e0, e1, loc):
-    """loc[i - e0, b] = X[b, i] - a[i] (shared anchor) or X[b, i], as float64 (flat rows).
-
-    Returns the block's contribution to ||y_b||^2 added into nothing: the caller sums
-    squares itself where it needs them.
-    """
-    B = X.shape[0]
+def _transpose_slab(X, anchors, XT, c, nslab, ysq_p):
+    """Slab c of :func:`transpose_center`."""
+    B, D = X.shape
+    d0 = c * D // nslab
+    d1 = (c + 1) * D // nslab
     shared = anchors.shape[0] == 1
-    for b in range(B):
-        for i in range(e0, e1):
-            v = np.float64(X[b, i])
-            if shared:
-                v -= anchors[0, i]
-            loc[(i - e0) * B + b] = v
+    for e0 in range(d0, d1, BLOCK):
+        e1 = min(d1, e0 + BLOCK)
+        for b in range(B):
+            acc = 0.0
+            for i in range(e0, e1):
+                v = np.float64(X[b, i])
+                if shared:
+                    v -= anchors[0, i]
+                XT[i, b] = v
+                acc += v * v
+            ysq_p[c, b] += acc
 
 
-@jit
-def _block_short_sums(loc, B, n, base, axis_ptr, axis_wedge, acc, mx, ys):
-    """Add one block's squares into ||y||^2 (ys) and per-wedge sums (acc, mx; flat (K, B))."""
+@pjit
+def transpose_center(X, anchors, XT):
+    """XT = (X - a)^T for a shared anchor a, else X^T, as float64; returns ||XT[:, b]||^2.
+
+    Parameters
+    ----------
+    X : float32 or float64 array, shape (B, D)
+    anchors : float64 array, shape (0, D), (1, D) or (K, D)
+    XT : float64 array, shape (D, B), written (a reusable workspace)
+
+    Returns
+    -------
+    ysq : float64 array, shape (B,)
+        ||x_b - a||^2 for a shared anchor or the origin (||x_b||^2 for per-wedge anchors).
+    """
+    B, D = X.shape
+    nslab = _n_slabs(D)
+    ysq_p = np.zeros((nslab, B))
+    if nslab == 1:
+        _transpose_slab(X, anchors, XT, 0, nslab, ysq_p)
+    else:
+        for c in prange(nslab):
+            _transpose_slab(X, anchors, XT, c, nslab, ysq_p)
+    ysq = np.zeros(B)
+    for c in range(nslab):
+        ysq += ysq_p[c]
+    return ysq
+
+
+@jit_finite
+def _block_short_sums(loc, B, n, base, axis_ptr, axis_wedge, acc, mx):
+    """Add one block (flat (n, B) rows of XT) into the per-wedge sums acc, mx (flat (K, B))."""
     ub = np.uint64(B)
-    for q in range(n * B):
-        ys[q % B] += loc[q] * loc[q]
     for r in range(n):
         i = base + r
         xb = np.uint64(r) * ub
@@ -103,34 +135,28 @@ def _block_short_sums_anchored(loc, B, n, base, anchors, axis_ptr, axis_wedge, a
 
 
 @jit
-def _short_sums_slab(X, anchors, axis_ptr, axis_wedge, c, nslab, usq_p, max_p, ysq_p):
+def _short_sums_slab(xt, B, D, anchors, axis_ptr, axis_wedge, c, nslab, usq_p, max_p):
     """Slab c of :func:`short_sums`, into row c of the partial sums."""
-    B, D = X.shape
     d0 = c * D // nslab
     d1 = (c + 1) * D // nslab
-    acc = usq_p[c]
-    mx = max_p[c]
-    ys = ysq_p[c]
-    loc = np.empty(BLOCK * B)
     for e0 in range(d0, d1, BLOCK):
         e1 = min(d1, e0 + BLOCK)
-        _load_block(X, anchors, e0, e1, loc)
+        loc = xt[e0 * B:e1 * B]
         if anchors.shape[0] > 1:
-            for q in range((e1 - e0) * B):
-                ys[q % B] += loc[q] * loc[q]
             _block_short_sums_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr, axis_wedge,
-                                       acc, mx)
+                                       usq_p[c], max_p[c])
         else:
-            _block_short_sums(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, acc, mx, ys)
+            _block_short_sums(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, usq_p[c], max_p[c])
 
 
 @pjit
-def short_sums(X, anchors, axis_ptr, axis_wedge, n_wedges):
-    """||u_k(x_b)||^2, max_j |u_j| and ||y_b||^2 in one streaming pass over X.
+def short_sums(XT, anchors, axis_ptr, axis_wedge, n_wedges):
+    """||u_k(x_b)||^2 and max_j |u_j| per (wedge, point), streaming XT once.
 
     Parameters
     ----------
-    X : float32 or float64 array, shape (B, D)
+    XT : float64 array, shape (D, B)
+        From :func:`transpose_center`.
     anchors : float64 array, shape (0, D), (1, D) or (K, D)
     axis_ptr, axis_wedge : by-axis CSR of the short axes (module docstring)
     n_wedges : int
@@ -139,28 +165,23 @@ def short_sums(X, anchors, axis_ptr, axis_wedge, n_wedges):
     Returns
     -------
     usq, maxabs : float64 arrays, shape (K, B)
-    ysq : float64 array, shape (B,)
-        ||x_b - a||^2 for a shared anchor or the origin (||x_b||^2 for per-wedge anchors:
-        use :func:`per_anchor_sqnorm` then).
     """
-    B, D = X.shape
+    D, B = XT.shape
     nslab = _n_slabs(D)
     usq_p = np.zeros((nslab, n_wedges * B))
     max_p = np.zeros((nslab, n_wedges * B))
-    ysq_p = np.zeros((nslab, B))
+    xt = XT.ravel()
     if nslab == 1:
-        _short_sums_slab(X, anchors, axis_ptr, axis_wedge, 0, nslab, usq_p, max_p, ysq_p)
+        _short_sums_slab(xt, B, D, anchors, axis_ptr, axis_wedge, 0, nslab, usq_p, max_p)
     else:
         for c in prange(nslab):
-            _short_sums_slab(X, anchors, axis_ptr, axis_wedge, c, nslab, usq_p, max_p, ysq_p)
+            _short_sums_slab(xt, B, D, anchors, axis_ptr, axis_wedge, c, nslab, usq_p, max_p)
     usq = np.zeros(n_wedges * B)
     maxabs = np.zeros(n_wedges * B)
-    ysq = np.zeros(B)
     for c in range(nslab):
         usq += usq_p[c]
         maxabs = np.maximum(maxabs, max_p[c])
-        ysq += ysq_p[c]
-    return usq.reshape((n_wedges, B)), maxabs.reshape((n_wedges, B)), ysq
+    return usq.reshape((n_wedges, B)), maxabs.reshape((n_wedges, B))
 
 
 @jit
@@ -195,7 +216,7 @@ def per_anchor_sqnorm(X, anchors):
     return out
 
 
-@jit
+@jit_finite
 def _block_relu(loc, B, n, base, axis_ptr, axis_wedge, width, active, lacc, hacc):
     """One block of :func:`relu_sums`, shared anchor (flat rows, unsigned indices)."""
     ub = np.uint64(B)
@@ -231,33 +252,31 @@ def _block_relu_anchored(loc, B, n, base, anchors, axis_ptr, axis_wedge, width, 
 
 
 @jit
-def _relu_slab(X, anchors, axis_ptr, axis_wedge, wflat, active, c, nslab, loss_p, h_p):
+def _relu_slab(xt, B, D, anchors, axis_ptr, axis_wedge, wflat, active, c, nslab, loss_p,
+               h_p):
     """Slab c of :func:`relu_sums`, into row c of the partial sums."""
-    B, D = X.shape
     d0 = c * D // nslab
     d1 = (c + 1) * D // nslab
-    lacc = loss_p[c]
-    hacc = h_p[c]
-    loc = np.empty(BLOCK * B)
     for e0 in range(d0, d1, BLOCK):
         e1 = min(d1, e0 + BLOCK)
         if axis_ptr[e0] == axis_ptr[e1]:
             continue
-        _load_block(X, anchors, e0, e1, loc)
+        loc = xt[e0 * B:e1 * B]
         if anchors.shape[0] > 1:
             _block_relu_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr, axis_wedge, wflat,
-                                 active, lacc, hacc)
+                                 active, loss_p[c], h_p[c])
         else:
-            _block_relu(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, wflat, active, lacc, hacc)
+            _block_relu(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, wflat, active, loss_p[c],
+                        h_p[c])
 
 
 @pjit
-def relu_sums(X, anchors, axis_ptr, axis_wedge, width, active):
+def relu_sums(XT, anchors, axis_ptr, axis_wedge, width, active):
     """Loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w) per (wedge, point).
 
     Parameters
     ----------
-    X, anchors, axis_ptr, axis_wedge : as in :func:`short_sums`
+    XT, anchors, axis_ptr, axis_wedge : as in :func:`short_sums`
     width : float64 array, shape (K, B)
         w = eps0 + eps1 r.
     active : bool array, shape (K,)
@@ -267,17 +286,20 @@ def relu_sums(X, anchors, axis_ptr, axis_wedge, width, active):
     -------
     loss, hsum : float64 arrays, shape (K, B)
     """
-    B, D = X.shape
+    D, B = XT.shape
     K = width.shape[0]
     nslab = _n_slabs(D)
     loss_p = np.zeros((nslab, K * B))
     h_p = np.zeros((nslab, K * B))
     wflat = np.ascontiguousarray(width).ravel()
+    xt = XT.ravel()
     if nslab == 1:
-        _relu_slab(X, anchors, axis_ptr, axis_wedge, wflat, active, 0, nslab, loss_p, h_p)
+        _relu_slab(xt, B, D, anchors, axis_ptr, axis_wedge, wflat, active, 0, nslab, loss_p,
+                   h_p)
     else:
         for c in prange(nslab):
-            _relu_slab(X, anchors, axis_ptr, axis_wedge, wflat, active, c, nslab, loss_p, h_p)
+            _relu_slab(xt, B, D, anchors, axis_ptr, axis_wedge, wflat, active, c, nslab,
+                       loss_p, h_p)
     loss = np.zeros(K * B)
     hsum = np.zeros(K * B)
     for c in range(nslab):
@@ -287,8 +309,8 @@ def relu_sums(X, anchors, axis_ptr, axis_wedge, width, active):
 
 
 @jit
-def wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1):
-    """All per-wedge statistics of a batch.
+def wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1, XT):
+    """All per-wedge statistics of a batch; fills the workspace XT (D, B) float64.
 
     Returns
     -------
@@ -296,7 +318,8 @@ def wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1):
         l_k(x_b); long radius r; width w = eps0 + eps1 r; H = sum_j relu(|u_j| - w).
     """
     K = eps0.size
-    usq, maxabs, ysq = short_sums(X, anchors, axis_ptr, axis_wedge, K)
+    ysq = transpose_center(X, anchors, XT)
+    usq, maxabs = short_sums(XT, anchors, axis_ptr, axis_wedge, K)
     if anchors.shape[0] > 1:
         ysq_k = per_anchor_sqnorm(X, anchors)
     else:
@@ -311,7 +334,7 @@ def wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1):
         for b in range(radius.shape[1]):
             if maxabs[k, b] > width[k, b]:
                 active[k] = True
-    loss, hsum = relu_sums(X, anchors, axis_ptr, axis_wedge, width, active)
+    loss, hsum = relu_sums(XT, anchors, axis_ptr, axis_wedge, width, active)
     return loss, radius, width, hsum
 
 
@@ -387,23 +410,21 @@ def gradient_hard(X, anchors, axes, offsets, arg, coef, width, G):
 
 
 @jit
-def _grad_soft_slab(X, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum, G, c,
+def _grad_soft_slab(XT, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum, G, c,
                     nslab):
     """Slab c of :func:`gradient_soft`."""
-    B, D = X.shape
+    D, B = XT.shape
     K = weights.shape[0]
     ka = anchors.shape[0]
     d0 = c * D // nslab
     d1 = (c + 1) * D // nslab
-    loc = np.empty(BLOCK * B)
     g = np.empty((BLOCK, B))
     for e0 in range(d0, d1, BLOCK):
         e1 = min(d1, e0 + BLOCK)
-        _load_block(X, anchors, e0, e1, loc)
         for i in range(e0, e1):
             r = i - e0
             for b in range(B):
-                g[r, b] = ysum[b] * loc[r * B + b]
+                g[r, b] = ysum[b] * XT[i, b]
             if ka > 1:
                 for k in range(K):
                     a = anchors[k, i]
@@ -414,7 +435,7 @@ def _grad_soft_slab(X, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, 
                 k = axis_wedge[p]
                 off = anchors[k, i] if ka > 1 else 0.0
                 for b in range(B):
-                    u = loc[r * B + b] - off
+                    u = XT[i, b] - off
                     h = max(abs(u) - width[k, b], 0.0)
                     s = 2.0 * h if u > 0.0 else -2.0 * h
                     g[r, b] += weights[k, b] * (s - coef[k, b] * u)
@@ -424,17 +445,17 @@ def _grad_soft_slab(X, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, 
 
 
 @pjit
-def gradient_soft(X, anchors, axis_ptr, axis_wedge, weights, coef, width, G):
+def gradient_soft(XT, anchors, axis_ptr, axis_wedge, weights, coef, width, G):
     """Write G[b] = sum_k weights[k, b] grad l_k(x_b) into G (B, D).
 
     Parameters
     ----------
-    X, anchors, axis_ptr, axis_wedge : as in :func:`short_sums`
+    XT, anchors, axis_ptr, axis_wedge : as in :func:`short_sums`
     weights, coef, width : float64 arrays, shape (K, B)
         Union weights dL/dl_k, :func:`width_coefficient`, widths.
-    G : array of X's dtype, shape (B, D), written
+    G : array, shape (B, D), written
     """
-    B, D = X.shape
+    D, B = XT.shape
     K = weights.shape[0]
     wc = weights * coef
     ysum = np.zeros(B)
@@ -443,17 +464,17 @@ def gradient_soft(X, anchors, axis_ptr, axis_wedge, weights, coef, width, G):
             ysum[b] += wc[k, b]
     nslab = _n_slabs(D)
     if nslab == 1:
-        _grad_soft_slab(X, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum, G,
+        _grad_soft_slab(XT, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum, G,
                         0, nslab)
     else:
         for c in prange(nslab):
-            _grad_soft_slab(X, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum,
-                            G, c, nslab)
+            _grad_soft_slab(XT, anchors, axis_ptr, axis_wedge, weights, coef, width, wc,
+                            ysum, G, c, nslab)
 
 
 @jit
 def loss_and_grad(X, anchors, axis_ptr, axis_wedge, axes, offsets, eps0, eps1, soft, tau,
-                  want_grad):
+                  XT, G):
     """Landscape loss, arg-min wedge, per-wedge losses and (optionally) gradient.
 
     Parameters
@@ -464,26 +485,26 @@ def loss_and_grad(X, anchors, axis_ptr, axis_wedge, axes, offsets, eps0, eps1, s
         Soft union (else hard).
     tau : float
         Soft-union temperature.
-    want_grad : bool
+    XT : float64 array, shape (D, B)
+        Workspace (overwritten); reuse it across calls to skip its page faults.
+    G : array of X's dtype, shape (B, D) or (0, D)
+        Output for the gradient (overwritten); shape (0, D) computes no gradient.
 
     Returns
     -------
     total : float64 array, shape (B,)
     arg : int64 array, shape (B,)
     wedge_loss : float64 array, shape (B, K)
-    G : array of X's dtype, shape (B, D); shape (0, D) when ``want_grad`` is False
     """
-    B, D = X.shape
-    loss, radius, width, hsum = wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1)
+    loss, radius, width, hsum = wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1,
+                                            XT)
     wedge_loss = np.ascontiguousarray(loss.T)
     total, arg, weights = combine_losses(wedge_loss, soft, tau)
-    if not want_grad:
-        return total, arg, wedge_loss, np.empty((0, D), dtype=X.dtype)
-    coef = width_coefficient(radius, hsum, eps1)
-    G = np.empty((B, D), dtype=X.dtype)
-    if soft:
-        gradient_soft(X, anchors, axis_ptr, axis_wedge, np.ascontiguousarray(weights.T),
-                      coef, width, G)
-    else:
-        gradient_hard(X, anchors, axes, offsets, arg, coef, width, G)
-    return total, arg, wedge_loss, G
+    if G.shape[0] > 0:
+        coef = width_coefficient(radius, hsum, eps1)
+        if soft:
+            gradient_soft(XT, anchors, axis_ptr, axis_wedge, np.ascontiguousarray(weights.T),
+                          coef, width, G)
+        else:
+            gradient_hard(X, anchors, axes, offsets, arg, coef, width, G)
+    return total, arg, wedge_loss

@@ -156,9 +156,11 @@ def test_axis_kernel_callable_from_user_njit_code():
 
     @numba.njit
     def user_descent_step(x, lr):
-        total, arg, wl, G = axis_kernels.loss_and_grad(
+        G = np.empty_like(x)
+        workspace = np.empty((x.shape[1], x.shape[0]))
+        total, arg, wl = axis_kernels.loss_and_grad(
             x, p.anchors, p.axis_ptr, p.axis_wedge, p.axes, p.offsets, p.eps0, p.eps1,
-            False, 1.0, True)
+            False, 1.0, workspace, G)
         return x - lr * G, total
 
     X = outside_points(spec, 4)
@@ -166,6 +168,20 @@ def test_axis_kernel_callable_from_user_njit_code():
     np.testing.assert_allclose(total, reference.loss(spec, X), rtol=1e-12)
     np.testing.assert_allclose(stepped, X - 0.01 * reference.gradient(spec, X), rtol=1e-12,
                                atol=1e-14)
+
+
+def test_gradient_out_argument():
+    spec = landscape("axis", "origin", "hard")
+    X = outside_points(spec, 5)
+    out = np.full_like(X, np.nan)
+    loss, grad = geometry.loss_and_grad(spec, X, out=out)
+    assert grad is out
+    np.testing.assert_allclose(out, reference.gradient(spec, X), rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match=r"out must be a writeable C-contiguous float64 array "
+                                         r"of shape \(5, 24\)"):
+        geometry.loss_and_grad(spec, X, out=np.empty((5, 23)))
+    with pytest.raises(ValueError, match="out is only used with grad=True"):
+        geometry.evaluate(spec, X, grad=False, out=out)
 
 
 def test_large_sparse_landscape_against_reference():
