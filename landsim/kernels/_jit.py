@@ -22,6 +22,11 @@ jit_finite = numba.njit(**{**_OPTIONS, "fastmath": {"nnan", "ninf", "nsz"}})
 pjit = numba.njit(parallel=True, **_OPTIONS)
 prange = numba.prange
 
+# Start Numba's threading layer now. A parallel kernel loaded from the on-disk cache and
+# then compiled into a user's own @njit function needs the layer's symbols
+# ("allocate_sched") at link time; without this, LLVM aborts the process.
+numba.get_num_threads()
+
 
 def num_threads() -> int:
     """Threads Numba's parallel kernels use."""

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from landsim import geometry, reference
 from landsim.kernels import axis as axis_kernels
-from landsim.kernels.packing import pack_axis
+from landsim.kernels import rotated as rotated_kernels
+from landsim.kernels.packing import pack_axis, pack_rotated
 from landsim.spec import random_landscape
 
 CASES = list(itertools.product(["axis", "rotated"], ["origin", "shared", "each"],
@@ -170,6 +171,21 @@ def test_axis_kernel_callable_from_user_njit_code():
                                atol=1e-14)
 
 
+def test_rotated_kernel_callable_from_user_njit_code():
+    spec = landscape("rotated", "each", "soft")
+    q = pack_rotated(spec)
+
+    @numba.njit
+    def user_loss(x):
+        total, arg, wl, G = rotated_kernels.loss_and_grad(
+            x, q.anchors, q.frames_t, q.frame_anchor, q.offsets, q.eps0, q.eps1, True, 0.5,
+            False)
+        return total
+
+    X = outside_points(spec, 3)
+    np.testing.assert_allclose(user_loss(X), reference.loss(spec, X), rtol=1e-12)
+
+
 def test_gradient_out_argument():
     spec = landscape("axis", "origin", "hard")
     X = outside_points(spec, 5)
@@ -191,3 +207,33 @@ def test_large_sparse_landscape_against_reference():
     ev = geometry.evaluate(spec, X)
     np.testing.assert_allclose(ev.wedge_losses, reference.wedge_losses(spec, X), rtol=1e-11)
     np.testing.assert_allclose(ev.grad, reference.gradient(spec, X), rtol=0, atol=1e-11)
+
+
+USER_NJIT_SNIPPET = """
+import numba, numpy as np
+from landsim import random_landscape
+from landsim.kernels import axis
+from landsim.kernels.packing import pack_axis
+p = pack_axis(random_landscape(24, 3, 4, seed=0))
+
+@numba.njit
+def user(x):
+    ws = np.empty((x.shape[1], x.shape[0]))
+    return axis.loss_and_grad(x, p.anchors, p.axis_ptr, p.axis_wedge, p.axes, p.offsets,
+                              p.eps0, p.eps1, False, 1.0, ws, np.empty_like(x))[0]
+
+print(user(np.ones((2, 24)))[0])
+"""
+
+
+def test_cached_parallel_kernels_link_into_user_njit_code_in_a_fresh_process():
+    # parallel kernels loaded from the disk cache need the threading layer's symbols when
+    # they are linked into new user code; a fresh process is where that used to abort
+    import subprocess
+    import sys
+
+    for _ in range(2):  # the second run loads everything from the cache
+        out = subprocess.run([sys.executable, "-c", USER_NJIT_SNIPPET], capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert float(out.stdout.split()[-1]) > 0
