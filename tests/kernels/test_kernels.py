@@ -136,6 +136,7 @@ def test_hard_union_ties_go_to_lowest_index():
     np.testing.assert_array_equal(ev.argmin, [0, 0])
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="minutes when interpreted")
 def test_results_do_not_depend_on_thread_count():
     spec = random_landscape(50_000, 6, 7000, eps0=0.01, eps1=0.01, seed=4)
     X = np.random.default_rng(0).normal(size=(3, spec.dim))
@@ -200,6 +201,7 @@ def test_gradient_out_argument():
         geometry.evaluate(spec, X, grad=False, out=out)
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="minutes when interpreted")
 def test_large_sparse_landscape_against_reference():
     # exercises many slabs, wedges sharing axes and points with B > 16
     spec = random_landscape(20000, 12, 3000, eps0=0.02, eps1=0.005, seed=6)
