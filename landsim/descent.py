@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import geometry
+from ._checks import as_generator, check_spec, choice, int_at_least, real_in
 from .spec import LandscapeSpec
 
 __all__ = [
@@ -57,48 +58,6 @@ _Map = Callable[[np.ndarray], np.ndarray]
 
 
 # ------------------------------------------------------------------------ validation
-def _real(name: str, value: Any, low: float, high: float = math.inf, *,
-          low_open: bool = False, high_open: bool = True) -> float:
-    """A finite float in the interval from ``low`` to ``high`` (open or closed ends)."""
-    interval = (f"{']' if low_open else '['}{low:g}, "
-                f"{'inf' if high == math.inf else f'{high:g}'}{'[' if high_open else ']'}")
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    out = float(value) if ok else math.nan
-    inside = (out > low if low_open else out >= low) and (out < high if high_open
-                                                           else out <= high)
-    if not (ok and math.isfinite(out) and inside):
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return out
-
-
-def _int_at_least(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
-    return value
-
-
-def _rng(seed: Any) -> np.random.Generator:
-    """A Generator from None, a non-negative integer or a Generator (returned as is)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-                        and seed >= 0):
-        return np.random.default_rng(seed)
-    raise ValueError("seed must be None, an integer in [0, inf[ or a numpy.random.Generator, "
-                     f"got {seed!r}")
-
-
-def _check_spec(spec: Any) -> LandscapeSpec:
-    if not isinstance(spec, LandscapeSpec):
-        raise ValueError(f"spec must be a LandscapeSpec, got {type(spec).__name__}")
-    return spec
-
 
 def _points(spec: LandscapeSpec, x0: Any, name: str = "x0") -> np.ndarray:
     """Validated starting points as a float64 (B, D) array (a private copy)."""
@@ -119,16 +78,16 @@ def _validate_config(cfg: DescentConfig) -> dict[str, Any]:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     target = cfg.target_loss
     return dict(
-        optimizer=_choice("optimizer", cfg.optimizer, OPTIMIZERS),
-        lr=_real("lr", cfg.lr, 0.0, low_open=True),
-        steps=_int_at_least("steps", cfg.steps, 1),
-        noise_std=_real("noise_std", cfg.noise_std, 0.0),
-        momentum=_real("momentum", cfg.momentum, 0.0, 1.0),
-        betas=(_real("betas[0]", betas[0], 0.0, 1.0), _real("betas[1]", betas[1], 0.0, 1.0)),
-        eps=_real("eps", cfg.eps, 0.0, low_open=True),
-        l2=_real("l2", cfg.l2, 0.0),
-        target_loss=None if target is None else _real("target_loss", target, 0.0),
-        record_every=_int_at_least("record_every", cfg.record_every, 1),
+        optimizer=choice("optimizer", cfg.optimizer, OPTIMIZERS),
+        lr=real_in("lr", cfg.lr, 0.0, low_open=True),
+        steps=int_at_least("steps", cfg.steps, 1),
+        noise_std=real_in("noise_std", cfg.noise_std, 0.0),
+        momentum=real_in("momentum", cfg.momentum, 0.0, 1.0),
+        betas=(real_in("betas[0]", betas[0], 0.0, 1.0), real_in("betas[1]", betas[1], 0.0, 1.0)),
+        eps=real_in("eps", cfg.eps, 0.0, low_open=True),
+        l2=real_in("l2", cfg.l2, 0.0),
+        target_loss=None if target is None else real_in("target_loss", target, 0.0),
+        record_every=int_at_least("record_every", cfg.record_every, 1),
     )
 
 
@@ -434,10 +393,10 @@ def init_at_radius(dim: int, radius: float, n: int = 1,
     ndarray of float64, shape (n, D)
         Rows with ``||x - centre|| = radius`` (to rounding).
     """
-    dim = _int_at_least("dim", dim, 1)
-    radius = _real("radius", radius, 0.0, low_open=True)
-    n = _int_at_least("n", n, 1)
-    rng = _rng(seed)
+    dim = int_at_least("dim", dim, 1)
+    radius = real_in("radius", radius, 0.0, low_open=True)
+    n = int_at_least("n", n, 1)
+    rng = as_generator(seed)
     if centre is not None:
         centre = np.asarray(centre)
         if centre.dtype.kind not in "fiu" or centre.shape != (dim,):
@@ -470,10 +429,10 @@ def descend(spec: LandscapeSpec, x0: Any, config: DescentConfig | None = None,
     Trajectory
         Records of shape (n_records, B), final points (B, D) and per-run stop data.
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     cfg = _config(config)
     X0 = _points(spec, x0)
-    traj, _ = _optimise(spec, X0, _identity, _identity, cfg, _rng(seed))
+    traj, _ = _optimise(spec, X0, _identity, _identity, cfg, as_generator(seed))
     return traj
 
 
@@ -519,12 +478,12 @@ def subspace_projection(dim: int, d: int, kind: str = "dense",
     -------
     ndarray of float64, shape (D, d), or scipy.sparse.csr_matrix of shape (D, d)
     """
-    dim = _int_at_least("dim", dim, 1)
-    d = _int_at_least("d", d, 1)
+    dim = int_at_least("dim", dim, 1)
+    d = int_at_least("d", d, 1)
     if d > dim:
         raise ValueError(f"d must be in [1, dim={dim}], got {d}")
-    kind = _choice("kind", kind, PROJECTION_KINDS)
-    rng = _rng(seed)
+    kind = choice("kind", kind, PROJECTION_KINDS)
+    rng = as_generator(seed)
     if kind == "sparse":
         return _sparse_projection(dim, d, rng)
     q, r = np.linalg.qr(rng.standard_normal((dim, d)))
@@ -590,7 +549,7 @@ def _n_runs(x0: np.ndarray, mats: list, n_runs: Any) -> int:
     if len(mats) > 1:
         sizes["P"] = len(mats)
     if n_runs is not None:
-        sizes["n_runs"] = _int_at_least("n_runs", n_runs, 1)
+        sizes["n_runs"] = int_at_least("n_runs", n_runs, 1)
     if len(set(sizes.values())) > 1:
         raise ValueError(f"x0, P and n_runs imply different numbers of runs: {sizes}")
     return next(iter(sizes.values()), 1)
@@ -625,7 +584,7 @@ def descend_in_subspace(spec: LandscapeSpec, x0: Any, P: Any,
     -------
     SubspaceResult
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     cfg = _config(config)
     X0 = _points(spec, x0)
     mats = _projections(P, spec.dim)
@@ -633,7 +592,7 @@ def descend_in_subspace(spec: LandscapeSpec, x0: Any, P: Any,
     X0 = np.ascontiguousarray(np.broadcast_to(X0, (B, spec.dim)))
     proj, pull = _subspace_maps(mats, B)
     Z0 = np.zeros((B, mats[0].shape[1]))
-    traj, Z = _optimise(spec, Z0, lambda Z: X0 + proj(Z), pull, cfg, _rng(seed))
+    traj, Z = _optimise(spec, Z0, lambda Z: X0 + proj(Z), pull, cfg, as_generator(seed))
     return SubspaceResult(final_loss=traj.final_loss, reached=traj.reached,
                           steps=traj.steps_taken, final_x=traj.final_x,
                           final_z=_readonly(Z), trajectory=traj)
@@ -687,16 +646,16 @@ def threshold_dimension(spec: LandscapeSpec, dims: Sequence[int], config: Descen
     -------
     ThresholdResult
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     cfg = _config(config)
     if cfg.target_loss is None:
         raise ValueError("threshold_dimension needs config.target_loss in [0, inf[, got None")
     dims = _dims(dims, spec.dim)
-    n_seeds = _int_at_least("n_seeds", n_seeds, 1)
-    radius = _real("radius", radius, 0.0, low_open=True)
-    required = _real("success_rate", success_rate, 0.0, 1.0, low_open=True, high_open=False)
-    kind = _choice("kind", kind, PROJECTION_KINDS)
-    start_rng, proj_rng, noise_rng = _rng(seed).spawn(3)
+    n_seeds = int_at_least("n_seeds", n_seeds, 1)
+    radius = real_in("radius", radius, 0.0, low_open=True)
+    required = real_in("success_rate", success_rate, 0.0, 1.0, low_open=True, high_open=False)
+    kind = choice("kind", kind, PROJECTION_KINDS)
+    start_rng, proj_rng, noise_rng = as_generator(seed).spawn(3)
     X0 = init_at_radius(spec.dim, radius, n_seeds, start_rng)
     full = [subspace_projection(spec.dim, int(dims[-1]), kind, g)
             for g in proj_rng.spawn(n_seeds)]

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import geometry
+from ._checks import as_generator, check_spec, int_at_least, real_in
 from .spec import LandscapeSpec
 
 __all__ = [
@@ -58,11 +59,6 @@ _PARALLEL_TOL = 1e-10
 
 
 # ------------------------------------------------------------------------ validation
-def _int_at_least(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
 
 def _real_array(name: str, value: Any, ndim: int) -> np.ndarray:
     """A finite float64 copy of ``value`` with ``ndim`` dimensions."""
@@ -94,11 +90,6 @@ def _same_shape(names: tuple[str, ...], *arrays: np.ndarray) -> None:
                              f"{arrays[0].shape} and {arr.shape}")
 
 
-def _check_spec(spec: Any) -> LandscapeSpec:
-    if not isinstance(spec, LandscapeSpec):
-        raise ValueError(f"spec must be a LandscapeSpec, got {type(spec).__name__}")
-    return spec
-
 
 def as_t(t: Any) -> np.ndarray:
     """Validate a path parameter.
@@ -115,7 +106,7 @@ def as_t(t: Any) -> np.ndarray:
         float64 parameter values.
     """
     if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
-        return np.linspace(0.0, 1.0, _int_at_least("t (number of samples)", t, 2))
+        return np.linspace(0.0, 1.0, int_at_least("t (number of samples)", t, 2))
     arr = _real_array("t", t, 1)
     bad = arr[(arr < 0) | (arr > 1)]
     if bad.size:
@@ -146,22 +137,6 @@ def _vertices(vertices: Any, minimum: int) -> np.ndarray:
     return v
 
 
-def _positive_real(name: str, value: Any) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not (ok and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a real number in ]0, inf[, got {value!r}")
-    return float(value)
-
-
-def _rng(seed: Any) -> np.random.Generator:
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError):
-        raise ValueError("seed must be None, a non-negative integer or a "
-                         f"numpy.random.Generator, got {seed!r}") from None
-
-
-# ------------------------------------------------------------------------ paths
 def line(a: Any, b: Any, t: Any) -> np.ndarray:
     """Points of the segment from a to b.
 
@@ -300,8 +275,8 @@ def simplex_grid(m: int, resolution: int) -> np.ndarray:
     -------
     ndarray, shape (N, m)
     """
-    m = _int_at_least("m", m, 1)
-    resolution = _int_at_least("resolution", resolution, 1)
+    m = int_at_least("m", m, 1)
+    resolution = int_at_least("resolution", resolution, 1)
     n = math.comb(resolution + m - 1, m - 1)
     if n > SIMPLEX_GRID_MAX_POINTS:
         raise ValueError(f"simplex_grid(m={m}, resolution={resolution}) would have {n} "
@@ -331,9 +306,9 @@ def simplex_dirichlet(m: int, n: int, seed: Any = 0) -> np.ndarray:
     ndarray, shape (n, m)
         Non-negative rows summing to 1.
     """
-    m = _int_at_least("m", m, 1)
-    n = _int_at_least("n", n, 1)
-    return _rng(seed).dirichlet(np.ones(m), size=n)
+    m = int_at_least("m", m, 1)
+    n = int_at_least("n", n, 1)
+    return as_generator(seed).dirichlet(np.ones(m), size=n)
 
 
 def simplex_points(vertices: Any, weights: Any) -> np.ndarray:
@@ -488,7 +463,7 @@ def path_barrier(spec: LandscapeSpec, points: Any, t: Any) -> PathProfile:
     -------
     PathProfile
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     p = _real_array("points", points, 2)
     t = as_t(t)
     if p.shape[1] != spec.dim or p.shape[0] != t.shape[0]:
@@ -585,14 +560,14 @@ def plane_section(spec: LandscapeSpec, origin: Any, d1: Any, d2: Any, extent: fl
     PlaneSection
         ``loss[i, j] = L(origin + alpha[i] e1 + beta[j] e2)``, shape (A, B).
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     origin, e1, e2 = _directions(spec, origin, d1, d2, orthonormalise)
     if (alpha is None) != (beta is None):
         raise ValueError("give both alpha and beta, or neither (then extent and resolution "
                          "define the grid)")
     if alpha is None:
-        extent = _positive_real("extent", extent)
-        resolution = _int_at_least("resolution", resolution, 2)
+        extent = real_in("extent", extent, 0.0, low_open=True)
+        resolution = int_at_least("resolution", resolution, 2)
         alpha = beta = np.linspace(-extent, extent, resolution)
     else:
         alpha, beta = _real_array("alpha", alpha, 1), _real_array("beta", beta, 1)
@@ -622,7 +597,7 @@ def radial_section(spec: LandscapeSpec, origin: Any, d1: Any, d2: Any, radii: An
         ``loss[i, j] = L(origin + radii[i] (cos angles[j] e1 + sin angles[j] e2))``,
         shape (R, A); radius 0 gives L(origin) exactly.
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     origin, e1, e2 = _directions(spec, origin, d1, d2, True)
     radii, angles = _real_array("radii", radii, 1), _real_array("angles", angles, 1)
     if radii.min() < 0:
@@ -653,8 +628,8 @@ def random_plane(dim: int, seed: Any = 0, containing: Any = None
     e1, e2 : ndarray, shape (D,)
         Orthonormal (to rounding).
     """
-    dim = _int_at_least("dim", dim, 2)
-    rng = _rng(seed)
+    dim = int_at_least("dim", dim, 2)
+    rng = as_generator(seed)
     if containing is None:
         g = rng.standard_normal((2, dim))
         return _orthonormal_pair(g[0], g[1])

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from os import PathLike
 from typing import Any
 
 import numpy as np
+
+from ._checks import choice, int_at_least, real_in
 
 __all__ = [
     "WedgeSpec",
@@ -36,32 +37,6 @@ FRAME_KINDS = ("axis", "rotated")
 ORTHONORMAL_TOL = 1e-8
 
 
-def _finite_float(name: str, value: Any, *, minimum: float | None = None,
-                  strictly: bool = False) -> float:
-    if isinstance(value, np.generic):
-        value = value.item()  # messages show -0.1, not np.float64(-0.1)
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if minimum is not None:
-        if strictly and not out > minimum:
-            raise ValueError(f"{name} must be in ]{minimum:g}, inf[, got {value!r}")
-        if not strictly and not out >= minimum:
-            raise ValueError(f"{name} must be in [{minimum:g}, inf[, got {value!r}")
-    return out + 0.0  # -0.0 -> 0.0
-
-
-def _positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _readonly(array: np.ndarray) -> np.ndarray:
     array = np.ascontiguousarray(array)
     array.setflags(write=False)
@@ -70,9 +45,9 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 def _validate_wedge(w: WedgeSpec) -> dict[str, Any]:
     """Check one wedge and return its canonical field values."""
-    dim = _positive_int("dim", w.dim)
-    eps0 = _finite_float("eps0", w.eps0, minimum=0.0)
-    eps1 = _finite_float("eps1", w.eps1, minimum=0.0)
+    dim = int_at_least("dim", w.dim, 1)
+    eps0 = real_in("eps0", w.eps0, 0.0)
+    eps1 = real_in("eps1", w.eps1, 0.0)
     if (w.short_axes is None) == (w.short_frame is None):
         raise ValueError("give exactly one of short_axes (axis-aligned wedge) or "
                          "short_frame (rotated wedge)")
@@ -140,9 +115,8 @@ def _validate_landscape(spec: LandscapeSpec) -> dict[str, Any]:
     if len(kinds) != 1:
         raise ValueError("all wedges of a landscape must have the same frame kind "
                          f"('axis' or 'rotated'), got {sorted(kinds)}")
-    if spec.union not in UNIONS:
-        raise ValueError(f"union must be one of {UNIONS}, got {spec.union!r}")
-    tau = _finite_float("tau", spec.tau, minimum=0.0, strictly=True)
+    choice("union", spec.union, UNIONS)
+    tau = real_in("tau", spec.tau, 0.0, low_open=True)
     return dict(wedges=wedges, union=spec.union, tau=tau)
 
 
@@ -410,12 +384,11 @@ def random_landscape(dim: int, n_wedges: int, n_short: int | Sequence[int], *,
     -------
     LandscapeSpec
     """
-    dim = _positive_int("dim", dim)
-    n_wedges = _positive_int("n_wedges", n_wedges)
-    if kind not in FRAME_KINDS:
-        raise ValueError(f"kind must be one of {FRAME_KINDS}, got {kind!r}")
-    anchor_scale = _finite_float("anchor_scale", anchor_scale, minimum=0.0)
-    shorts = [_positive_int("n_short", s) for s in _per_wedge("n_short", n_short, n_wedges)]
+    dim = int_at_least("dim", dim, 1)
+    n_wedges = int_at_least("n_wedges", n_wedges, 1)
+    choice("kind", kind, FRAME_KINDS)
+    anchor_scale = real_in("anchor_scale", anchor_scale, 0.0)
+    shorts = [int_at_least("n_short", s, 1) for s in _per_wedge("n_short", n_short, n_wedges)]
     for s in shorts:
         if s > dim:
             raise ValueError(f"n_short must be in [1, dim={dim}], got {s}")

@@ -52,7 +52,7 @@ def test_config_defaults_and_replace():
     (dict(lr=-1.0), r"lr must be in \]0, inf\[, got -1.0"),
     (dict(lr=0.0), r"lr must be in \]0, inf\["),
     (dict(lr=math.inf), r"lr must be in \]0, inf\["),
-    (dict(lr="0.1"), r"lr must be in \]0, inf\["),
+    (dict(lr="0.1"), r"lr must be a real number in \]0, inf\[, got '0.1'"),
     (dict(steps=0), r"steps must be an integer >= 1, got 0"),
     (dict(steps=10.0), r"steps must be an integer >= 1"),
     (dict(noise_std=-0.1), r"noise_std must be in \[0, inf\[, got -0.1"),

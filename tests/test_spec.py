@@ -135,11 +135,11 @@ def test_anchor_complex_rejected():
 def test_bad_eps(field):
     with pytest.raises(ValueError, match=rf"{field} must be in \[0, inf\[, got -0.1"):
         axis_wedge(**{field: -0.1})
-    with pytest.raises(ValueError, match=rf"{field} must be finite, got nan"):
+    with pytest.raises(ValueError, match=rf"{field} must be in \[0, inf\[ and finite, got nan"):
         axis_wedge(**{field: math.nan})
-    with pytest.raises(ValueError, match=rf"{field} must be finite, got inf"):
+    with pytest.raises(ValueError, match=rf"{field} must be in \[0, inf\[ and finite, got inf"):
         axis_wedge(**{field: math.inf})
-    with pytest.raises(ValueError, match=rf"{field} must be a real number, got 'x'"):
+    with pytest.raises(ValueError, match=rf"{field} must be a real number in \[0, inf\[, got 'x'"):
         axis_wedge(**{field: "x"})
     w = axis_wedge(**{field: 0})  # zero is allowed and stored as a float
     assert getattr(w, field) == 0.0 and isinstance(getattr(w, field), float)
@@ -164,7 +164,7 @@ def test_landscape_errors():
         LandscapeSpec(wedges=(w,), tau=0)
     with pytest.raises(ValueError, match=r"tau must be in \]0, inf\[, got -1.0"):
         LandscapeSpec(wedges=(w,), union="soft", tau=-1.0)
-    with pytest.raises(ValueError, match=r"tau must be finite, got nan"):
+    with pytest.raises(ValueError, match=r"tau must be in \]0, inf\[ and finite, got nan"):
         LandscapeSpec(wedges=(w,), union="soft", tau=math.nan)
     with pytest.raises(ValueError, match=r"union must be one of \('hard', 'soft'\), got 'max'"):
         LandscapeSpec(wedges=(w,), union="max")
@@ -425,7 +425,7 @@ def test_random_landscape_errors():
         random_landscape(D, 2, 3, eps1=[0.1])
     with pytest.raises(ValueError, match=r"anchor_scale must be in \[0, inf\[, got -0.5"):
         random_landscape(D, 2, 3, anchor_scale=-0.5)
-    with pytest.raises(ValueError, match=r"anchor_scale must be finite"):
+    with pytest.raises(ValueError, match=r"anchor_scale must be in \[0, inf\[ and finite"):
         random_landscape(D, 2, 3, anchor_scale=math.nan)
     with pytest.raises(ValueError, match=r"n_wedges must be an integer >= 1, got 0"):
         random_landscape(D, 0, 3)
