@@ -4,6 +4,10 @@
 the short-direction count of m-wedge intersections beside D(1 - (1 - s/D)^m), descent to
 the union, the barrier of a straight line between two optima beside the barrier of a
 tunnel through their intersection, and the width of the low-loss set in a radial section.
+
+``landsim reproduce`` runs the claims E1..E7 (``--quick`` for the small configs), stores
+each result and builds the report; ``landsim report DIR`` rebuilds the report from the
+results stored in DIR without recomputing anything.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -32,6 +39,174 @@ def _nonnegative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def _experiment_ids(text: str) -> tuple[str, ...]:
+    """``"E1,e3"`` -> ``("E1", "E3")``; unknown ids are an argparse error naming the valid."""
+    from .experiments import EXPERIMENT_IDS
+
+    ids = [part.strip().upper() for part in text.split(",") if part.strip()]
+    valid = ", ".join(EXPERIMENT_IDS)
+    if not ids:
+        raise argparse.ArgumentTypeError(f"no experiment ids given; valid ids: {valid}")
+    unknown = [i for i in ids if i not in EXPERIMENT_IDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown experiment id(s) {', '.join(unknown)}; valid ids: {valid}")
+    return tuple(dict.fromkeys(ids))
+
+
+class ProgressLine:
+    """The ``progress(fraction, message)`` callback of one experiment run.
+
+    On a terminal it redraws a single line (carriage return) with a bar; elsewhere it
+    writes one plain log line per message: id, percent, elapsed seconds, message.
+    """
+
+    def __init__(self, experiment_id: str, stream: TextIO, tty: bool, width: int = 28) -> None:
+        self.id = experiment_id
+        self.stream = stream
+        self.tty = tty
+        self.width = width
+        self.start = time.perf_counter()
+        self.fraction = 0.0
+        self.message = "starting"
+        self._shown = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.fraction = min(max(float(fraction), 0.0), 1.0)
+        self.message = str(message)
+        if self.tty:
+            self._draw(self.message)
+        else:
+            self.stream.write(f"{self.id} {100 * self.fraction:3.0f}% {self.elapsed:7.1f} s  "
+                              f"{self.message}\n")
+            self.stream.flush()
+
+    def _draw(self, message: str) -> None:
+        import shutil
+
+        filled = round(self.width * self.fraction)
+        line = (f"{self.id} [{'#' * filled}{'.' * (self.width - filled)}] "
+                f"{100 * self.fraction:3.0f}% {self.elapsed:6.1f} s  {message}")
+        columns = shutil.get_terminal_size((100, 20)).columns
+        line = line[:max(columns - 1, 20)]
+        self.stream.write("\r" + line.ljust(self._shown))
+        self.stream.flush()
+        self._shown = len(line)
+
+    def finish(self, message: str) -> None:
+        """End the progress display with a final message (on its own line)."""
+        if self.tty:
+            self._draw(message)
+            self.stream.write("\n")
+        else:
+            self.stream.write(f"{self.id} {100 * self.fraction:3.0f}% {self.elapsed:7.1f} s  "
+                              f"{message}\n")
+        self.stream.flush()
+
+
+def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
+                  strict: bool, stream: TextIO | None = None, err: TextIO | None = None,
+                  tty: bool | None = None) -> int:
+    """Run the experiments ``ids``, save each result into ``out`` and build the report.
+
+    Returns the exit status: 2 if an experiment (or the report) raised, else 1 if
+    ``strict`` and a claim does not hold, else 0.
+    """
+    from . import experiments
+    from .report import build_report
+    from .results import save_result
+
+    stream = sys.stdout if stream is None else stream
+    err = sys.stderr if err is None else err
+    if tty is None:
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+    out = Path(out)
+    size = "quick" if quick else "default"
+    stream.write(f"reproducing {', '.join(ids)} ({size} configs, seed {seed}) into {out}\n")
+    failed: dict[str, str] = {}
+    not_holding: list[str] = []
+    for eid in ids:
+        progress = ProgressLine(eid, stream, tty)
+        try:
+            module = experiments.get(eid)
+        except Exception as exc:  # e.g. a claim whose module is not written yet
+            progress.finish(f"FAILED: the module could not be imported ({exc})")
+            failed[eid] = f"not importable: {type(exc).__name__}: {exc}"
+            err.write(f"error: {eid} could not be imported: {type(exc).__name__}: {exc}\n")
+            err.flush()
+            continue
+        try:
+            config = module.quick_config() if quick else module.Config()
+            result = module.run(config=config, seed=seed, progress=progress)
+            path = save_result(result, out)
+        except Exception as exc:
+            progress.finish(f"FAILED: {type(exc).__name__}: {exc}")
+            failed[eid] = f"{type(exc).__name__}: {exc}"
+            err.write(f"error: {eid} raised {type(exc).__name__}: {exc}\n")
+            err.write("".join("  " + line for line in traceback.format_exc().splitlines(True)))
+            err.flush()
+            continue
+        progress.fraction = 1.0
+        mark = "holds" if result.verdict.holds else "DOES NOT HOLD"
+        progress.finish(f"{mark} (saved {path.name})")
+        if not result.verdict.holds:
+            not_holding.append(f"{result.stem}: {result.verdict.evidence}")
+
+    report_failed = False
+    if len(failed) < len(ids):
+        try:
+            html_path, md_path = build_report(out)
+        except Exception as exc:
+            report_failed = True
+            err.write(f"error: the report could not be built: {type(exc).__name__}: {exc}\n")
+        else:
+            stream.write(f"report: {html_path}\n(markdown: {md_path})\n")
+    else:
+        err.write("error: no experiment ran, so no report was built\n")
+    if not_holding:
+        stream.write("claims that do not hold:\n" +
+                     "".join(f"  {line}\n" for line in not_holding))
+    if failed:
+        err.write("experiments that failed: " +
+                  "; ".join(f"{k} ({v})" for k, v in failed.items()) + "\n")
+    stream.flush()
+    err.flush()
+    if failed or report_failed:
+        return 2
+    if strict and not_holding:
+        return 1
+    return 0
+
+
+def run_report(results_dir: str | Path, out_dir: str | Path | None = None,
+               err: TextIO | None = None) -> int:
+    """Rebuild the report from stored results; 2 with a message if there are none."""
+    from .report import NoResultsError, build_report
+
+    err = sys.stderr if err is None else err
+    try:
+        html_path, md_path = build_report(results_dir, out_dir)
+    except NoResultsError as exc:
+        err.write(f"landsim report: error: {exc}\n")
+        return 2
+    print(f"report: {html_path}\n(markdown: {md_path})")
+    return 0
 
 
 def run_demo(dim: int, n_wedges: int, n_short: int, eps0: float, eps1: float, radius: float,
@@ -128,7 +303,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="radius of the starting points and optima")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--json", help="also write the figures to this JSON file")
+
+    rep = sub.add_parser("reproduce", help="run the claims E1..E7, store results, report")
+    rep.add_argument("--quick", action="store_true", help="use each claim's quick_config()")
+    rep.add_argument("--only", type=_experiment_ids, default=None, metavar="IDS",
+                     help="comma-separated claim ids to run, e.g. E1,E3 (default: all)")
+    rep.add_argument("--seed", type=_nonnegative_int, default=0, help="seed (>= 0)")
+    rep.add_argument("--out", default="reports/latest",
+                     help="directory for the results and the report (default: %(default)s)")
+    rep.add_argument("--strict", action="store_true",
+                     help="exit with status 1 if any claim does not hold")
+
+    rpt = sub.add_parser("report", help="rebuild the report from stored results")
+    rpt.add_argument("dir", help="directory of stored results")
+    rpt.add_argument("--out", default=None, help="where to write the report (default: DIR)")
     args = parser.parse_args(argv)
+    if args.command == "reproduce":
+        from .experiments import EXPERIMENT_IDS
+
+        return run_reproduce(args.only or EXPERIMENT_IDS, args.quick, args.seed, args.out,
+                             args.strict)
+    if args.command == "report":
+        return run_report(args.dir, args.out)
     if args.command == "demo":
         try:
             result = run_demo(args.dim, args.wedges, args.short, args.eps0, args.eps1,

@@ -1,0 +1,526 @@
+"""E4: m-tunnels join m optima at once; their short directions grow with m.
+
+Fort & Jastrzebski (2019) extend the tunnel between two optima (E3) to an *m-tunnel*: a
+low-loss (m - 1)-dimensional "deformed sheet" through m optima at once. In the wedge model
+it runs through the intersection of the m wedges, whose short directions are the union
+of theirs, so every added optimum adds short directions
+(E|union| = D (1 - (1 - s/D)^m), MODEL.md section 1) and finding the tunnel in a random
+subspace needs more dimensions.
+
+Optima. One optimum per wedge k = 0 .. m_max - 1, *built on the wedge*: a random point at
+radius ``radius`` projected onto W_k (:func:`landsim.geometry.project_onto_wedge`: its
+short coordinates clipped to the wedge, the point an optimiser reaches). The m-tunnel
+uses the first m of them, m = 2 .. m_max.
+
+The tunnel. The m - 1 simplex on the optima is cut by its barycentric subdivision: a
+point with barycentric weights lambda, sorted lambda_(1) >= ... >= lambda_(m), lies in
+the sub-simplex spanned by the barycentres b_S of the faces S_k = {top k indices},
+k = 1 .. m, with weights k (lambda_(k) - lambda_(k+1)) (lambda_(m+1) = 0); mapping
+b_S to a point p_S gives x(lambda) = sum_k k (lambda_(k) - lambda_(k+1)) p_(S_k), which
+is the flat simplex for p_S = b_S. The vertices p_{i} are the optima, fixed; every face
+with two or more vertices gets a free point (2^m - m - 1 of them). Only the centre free
+(every other p_S = b_S) is exactly :func:`landsim.paths.simplex_tunnel_points`; its
+faces stay flat, so its edges are the straight lines between the optima and carry their
+barriers (E3): a low-loss sheet needs the free face points as well, and m = 2 is E3's
+one-bend chain. We train both by gradient descent on the expected loss over Dirichlet(1)
+samples (fresh ``train_samples`` each step, starting from the flat simplex), with the
+step of each free point divided by 2 E[w_S^2] (the curvature along a short coordinate;
+w_S is the point's weight, E[w_S^2] = 2 / (m (m + 1) C(m, |S|)) under Dirichlet(1)), and
+report the mean and maximum loss on the barycentric grid :func:`landsim.paths.simplex_grid`
+(the finest with at most ``grid_points`` points) beside the flat simplex's.
+
+Short directions: the exact count :func:`landsim.geometry.intersection` of wedges
+0 .. m - 1 beside :func:`landsim.geometry.expected_short_count`.
+
+Threshold dimension of the tunnel. The trained tunnel's centre is reset to the flat
+barycentre g and retrained in a random subspace, c = g + P z (the other free points
+stay trained), on the same expected loss (``threshold_samples`` fresh Dirichlet samples
+per step, heavy-ball steps with ``threshold_lr`` and ``threshold_momentum``, see
+:class:`_CentreSubspace`); a run succeeds when the tunnel's maximum grid loss is <=
+``tunnel_fraction`` x the flat simplex's, the same low-loss standard as the tunnel's.
+Seed i uses one dense projection (:func:`landsim.descent.subspace_projection`, D
+columns) for every d and m, d taking its first d columns (nested subspaces), and the
+``threshold_seeds`` runs of one (m, d) form one batch. The threshold is the smallest d
+whose success rate is >= ``success_rate``, found by a bracket-and-bisection search to
+within ``threshold_step`` (:func:`find_threshold`; it assumes the rate does not fall as
+d grows). With narrow wedges it sits a little above the short count: the centre must
+reach the m-intersection, |union| linear conditions, and a random subspace only a little
+larger than that is ill-conditioned for a finite number of steps.
+
+The claim holds when, for every m, the tunnel's maximum grid loss is <=
+``tunnel_fraction`` x the flat simplex's, and both the short count and the threshold are
+non-decreasing in m and larger at m_max than at m = 2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import descent, geometry, paths
+from .._checks import as_generator, int_at_least, real_in
+from ..results import Result, Verdict, make_result
+from ..spec import LandscapeSpec, random_landscape
+from ._common import Progress, Timer, report
+
+ID = "E4"
+TITLE = "m-tunnels between m optima"
+CLAIM = ("m-tunnels join m optima at once, and their number of short directions grows "
+         "with m (Fort & Jastrzebski 2019).")
+
+#: Largest number of optima (the tunnel stores 2^m face points).
+M_LIMIT = 10
+#: Finest grid resolution along an edge (reached for m = 2 only).
+MAX_RESOLUTION = 200
+#: Factor by which the threshold search grows or shrinks d until it brackets the threshold.
+GALLOP = 1.25
+#: A subspace run whose mean sampled loss exceeds this multiple of its first one diverged.
+DIVERGED = 1e6
+
+
+@dataclass(frozen=True)
+class Config:
+    dim: int = 1000  # D
+    n_wedges: int = 8  # K (>= m_max)
+    n_short: int = 50  # s per wedge
+    eps0: float = 0.01  # width at r = 0
+    eps1: float = 0.002  # width growth per unit long radius (narrow: << sqrt(2 log s / n))
+    radius: float = 10.0  # radius of the points projected onto the wedges (the optima)
+    m_max: int = 6  # tunnels for m = 2 .. m_max
+    train_steps: int = 200  # updates of the tunnel's free points
+    train_samples: int = 128  # Dirichlet samples per update
+    train_lr: float = 0.5  # step in units of the inverse curvature (1 = Newton step)
+    grid_points: int = 2000  # most points of the barycentric grid
+    tunnel_fraction: float = 0.01  # low loss: max grid loss <= this x the flat maximum
+    threshold_seeds: int = 10  # subspace runs per (m, d)
+    threshold_steps: int = 100  # updates of a subspace run
+    threshold_samples: int = 32  # Dirichlet samples per update of a subspace run
+    threshold_lr: float = 0.25  # heavy-ball step (units: D / (d x curvature))
+    threshold_momentum: float = 0.9  # heavy-ball coefficient
+    threshold_step: int = 4  # resolution of the threshold search
+    success_rate: float = 0.9  # rate a subspace dimension must reach
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "n_short", "train_steps", "threshold_seeds", "threshold_steps",
+                     "threshold_step"):
+            int_at_least(name, getattr(self, name), 1)
+        for name in ("train_samples", "threshold_samples"):
+            int_at_least(name, getattr(self, name), 2)
+        int_at_least("m_max", self.m_max, 3)
+        if self.m_max > M_LIMIT:
+            raise ValueError(f"m_max must be in [3, {M_LIMIT}], got {self.m_max}")
+        int_at_least("n_wedges", self.n_wedges, self.m_max)
+        if self.n_short > self.dim:
+            raise ValueError(f"n_short must be in [1, dim={self.dim}], got {self.n_short}")
+        least = math.comb(self.m_max + 1, self.m_max - 1)  # resolution 2 at m_max
+        int_at_least("grid_points", self.grid_points, least)
+        for name in ("eps0", "eps1", "tunnel_fraction"):
+            real_in(name, getattr(self, name), 0.0)
+        real_in("radius", self.radius, 0.0, low_open=True)
+        real_in("train_lr", self.train_lr, 0.0, 2.0, low_open=True)
+        real_in("threshold_lr", self.threshold_lr, 0.0, low_open=True)
+        real_in("threshold_momentum", self.threshold_momentum, 0.0, 1.0)
+        real_in("success_rate", self.success_rate, 0.0, 1.0, low_open=True, high_open=False)
+
+
+def quick_config() -> Config:
+    return Config(dim=400, n_short=20, m_max=5, train_steps=120, train_samples=64,
+                  grid_points=600, threshold_seeds=10, threshold_steps=60,
+                  threshold_samples=24, threshold_step=4)
+
+
+# ------------------------------------------------------------------------ the tunnel
+def grid_resolution(m: int, budget: int) -> int:
+    """Largest resolution r <= MAX_RESOLUTION with C(r + m - 1, m - 1) <= budget (>= 1)."""
+    r = 1
+    while r < MAX_RESOLUTION and math.comb(r + m, m - 1) <= budget:
+        r += 1
+    return r
+
+
+def face_sizes(m: int) -> np.ndarray:
+    """Number of vertices of each face, indexed by its bit mask, shape (2^m,)."""
+    return np.array([bin(mask).count("1") for mask in range(1 << m)], dtype=np.int64)
+
+
+def face_table(vertices) -> np.ndarray:
+    """Barycentres b_S of every face S of the simplex, indexed by bit mask, (2^m, D).
+
+    Row 0 (the empty face) is 0; row 1 << i is vertex i.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    m = v.shape[0]
+    member = (np.arange(1 << m)[:, None] >> np.arange(m)) & 1  # (2^m, m)
+    sizes = np.maximum(member.sum(axis=1, keepdims=True), 1)
+    return np.einsum("fm,md->fd", member / sizes, v)
+
+
+def subdivision_weights(weights) -> sp.csr_matrix:
+    """Weights of the face points of each sample, a sparse (N, 2^m) matrix.
+
+    Row n holds k (lambda_(k) - lambda_(k+1)) at the mask of its top-k face S_k,
+    k = 1 .. m (lambda sorted decreasingly, lambda_(m+1) = 0; ties broken by index). Its
+    rows are non-negative and sum to 1; ``W @ face_table(v)`` is the flat simplex and
+    the weight of the full face is m min(lambda) (:func:`landsim.paths.tunnel_centre_weights`).
+    """
+    lam = np.asarray(weights, dtype=np.float64)
+    n, m = lam.shape
+    order = np.argsort(-lam, axis=1, kind="stable")
+    srt = np.take_along_axis(lam, order, axis=1)
+    gaps = srt - np.concatenate([srt[:, 1:], np.zeros((n, 1))], axis=1)
+    level = gaps * np.arange(1, m + 1)
+    masks = np.bitwise_or.accumulate(np.left_shift(1, order), axis=1)
+    return sp.csr_matrix((level.ravel(), masks.ravel(), np.arange(0, n * m + 1, m)),
+                         shape=(n, 1 << m))
+
+
+def tunnel_points(table, weights) -> np.ndarray:
+    """Points of the subdivided tunnel with face points ``table`` (2^m, D), shape (N, D)."""
+    return np.asarray(subdivision_weights(weights) @ np.asarray(table, dtype=np.float64))
+
+
+def expected_loss_and_grad(spec: LandscapeSpec, table, weights) -> tuple[float, np.ndarray]:
+    """Mean loss of the tunnel over the samples ``weights`` (N, m), and its gradient with
+    respect to every face point, (2^m, D): mean_n W[n, S] grad L(x_n) (chain rule).
+
+    The rows of the fixed vertices are returned too; the trainer ignores them.
+    """
+    W = subdivision_weights(weights)
+    loss, grad = geometry.loss_and_grad(spec, np.asarray(W @ np.asarray(table)))
+    # sparse products, not BLAS: a BLAS call between kernel calls makes the next
+    # (threaded) kernel call wait for the BLAS worker threads
+    return float(loss.mean()), np.asarray(W.T @ grad) / W.shape[0]
+
+
+def mean_squared_face_weight(m: int) -> np.ndarray:
+    """E[W_S^2] under Dirichlet(1) for every face S, shape (2^m,)."""
+    sizes = face_sizes(m)
+    return np.array([2.0 / (m * (m + 1) * math.comb(m, int(k))) if k else 1.0
+                     for k in sizes])
+
+
+def train_tunnel(spec: LandscapeSpec, vertices, cfg: Config, seed=0
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Train every face point of >= 2 vertices from the flat simplex.
+
+    Returns the face table (2^m, D) and the sampled expected loss before each update and
+    after the last, shape (train_steps + 1,).
+    """
+    rng = as_generator(seed)
+    table = face_table(vertices)
+    m = table.shape[0].bit_length() - 1
+    free = face_sizes(m) >= 2
+    scale = (cfg.train_lr / (2.0 * mean_squared_face_weight(m)))[free, None]
+    losses = np.empty(cfg.train_steps + 1)
+    for step in range(cfg.train_steps + 1):
+        value, grad = expected_loss_and_grad(
+            spec, table, paths.simplex_dirichlet(m, cfg.train_samples, rng))
+        losses[step] = value
+        if step < cfg.train_steps:
+            table[free] -= scale * grad[free]
+    return table, losses
+
+
+def flat_points(vertices, weights) -> np.ndarray:
+    """sum_i lambda_i v_i, elementwise (no BLAS call inside training loops), (N, D)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    lam = np.asarray(weights, dtype=np.float64)
+    out = lam[:, :1] * v[0]
+    for i in range(1, v.shape[0]):
+        out += lam[:, i:i + 1] * v[i]
+    return out
+
+
+def train_centre_only(spec: LandscapeSpec, vertices, cfg: Config, seed=0
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Train the free centre of :func:`landsim.paths.simplex_tunnel_points` alone.
+
+    x = sum_i lambda_i v_i + w (c - g), w = m min(lambda); gradient mean_n w_n grad L(x_n).
+    Returns the centre (D,) and the sampled expected loss per step (train_steps + 1,).
+    """
+    rng = as_generator(seed)
+    v = np.asarray(vertices, dtype=np.float64)
+    m = v.shape[0]
+    g = v.mean(axis=0)
+    centre = g.copy()
+    scale = cfg.train_lr / (2.0 * 2.0 / (m * (m + 1)))
+    losses = np.empty(cfg.train_steps + 1)
+    for step in range(cfg.train_steps + 1):
+        lam = paths.simplex_dirichlet(m, cfg.train_samples, rng)
+        w = paths.tunnel_centre_weights(lam)
+        loss, grad = geometry.loss_and_grad(spec, flat_points(v, lam)
+                                            + w[:, None] * (centre - g))
+        losses[step] = loss.mean()
+        if step < cfg.train_steps:
+            centre -= scale * np.einsum("n,nd->d", w, grad) / lam.shape[0]
+    return centre, losses
+
+
+# ------------------------------------------------------------------------ threshold
+class _CentreSubspace:
+    """Retrains the tunnel's centre in random subspaces c = g + P_i z, batched over seeds.
+
+    Every other face point keeps its trained value. Each step draws ``threshold_samples``
+    fresh Dirichlet samples per run (the same stream for every d: common random numbers)
+    and takes a heavy-ball step on z with the gradient P^T dE/dc scaled by
+    D / (d 2 E[w^2]): 2 E[w^2] is the curvature of the objective along a short
+    coordinate of c, and D / d undoes the d / D by which a random d-dimensional subspace
+    shrinks it. A run that diverges (non-finite or exploding loss) fails.
+    """
+
+    def __init__(self, spec: LandscapeSpec, table: np.ndarray, grid: np.ndarray,
+                 projections: np.ndarray, cfg: Config, target: float, seed: int) -> None:
+        self.spec, self.cfg, self.target, self.seed = spec, cfg, target, seed
+        self.m = table.shape[0].bit_length() - 1
+        self.base = table.copy()
+        self.base[-1] = self.base[1 << np.arange(self.m)].mean(axis=0)  # centre at g
+        self.curvature = 2.0 * 2.0 / (self.m * (self.m + 1))  # 2 E[(m min lambda)^2]
+        self.grid_base = tunnel_points(self.base, grid)
+        self.grid_w = paths.tunnel_centre_weights(grid)
+        self.PT = projections  # float32 (seeds, D_max, D): row k of run i is column k of P
+
+    def final_shifts(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """c - g of every run after training at dimension d, (seeds, D), and which runs
+        stayed finite, (seeds,)."""
+        cfg, spec, dim = self.cfg, self.spec, self.spec.dim
+        PT = self.PT[:, :d]  # contiguous rows: einsum over them is ~3x faster than columns
+        S, N = PT.shape[0], cfg.threshold_samples
+        rng = np.random.default_rng(self.seed)
+        z, velocity = np.zeros((S, d)), np.zeros((S, d))
+        shift = np.zeros((S, dim))
+        alive = np.ones(S, dtype=bool)
+        scale = cfg.threshold_lr * dim / (d * self.curvature)
+        first = None
+        for _ in range(cfg.threshold_steps):
+            lam = paths.simplex_dirichlet(self.m, S * N, rng)
+            w = paths.tunnel_centre_weights(lam).reshape(S, N)
+            X = tunnel_points(self.base, lam).reshape(S, N, dim) + w[:, :, None] * shift[:, None]
+            loss, grad = geometry.loss_and_grad(spec, X.reshape(S * N, dim))
+            mean = loss.reshape(S, N).mean(axis=1)
+            first = mean if first is None else first
+            alive &= mean <= DIVERGED * np.maximum(first, 1e-300)
+            gc = np.einsum("sn,snd->sd", w, grad.reshape(S, N, dim)) / N
+            velocity = (cfg.threshold_momentum * velocity
+                        + np.einsum("skd,sd->sk", PT, gc.astype(np.float32)))
+            z -= np.where(alive[:, None], scale * velocity, 0.0)
+            z[~alive] = 0.0
+            shift = np.einsum("skd,sk->sd", PT, z.astype(np.float32)).astype(np.float64)
+        return shift, alive
+
+    def success_rate(self, d: int) -> float:
+        shift, alive = self.final_shifts(d)
+        worst = np.array([geometry.loss(self.spec, self.grid_base + self.grid_w[:, None] * sh)
+                          .max() for sh in shift])
+        return float(np.mean(alive & (worst <= self.target)))
+
+
+def find_threshold(rate_of, guess: int, dim: int, required: float, step: int
+                   ) -> tuple[int | None, dict[int, float]]:
+    """Smallest d in [1, dim] with rate_of(d) >= required, to within ``step``.
+
+    Brackets the threshold from ``guess`` (growing or shrinking d by the factor
+    :data:`GALLOP`), then bisects until the failing and the succeeding d are at most
+    ``step`` apart; returns the succeeding d (None if d = dim fails) and every rate
+    evaluated, {d: rate}. Assumes the rate does not fall as d grows.
+    """
+    rates: dict[int, float] = {}
+
+    def ok(d: int) -> bool:
+        if d not in rates:
+            rates[d] = rate_of(d)
+        return rates[d] >= required
+
+    d = min(max(1, int(guess)), dim)
+    if ok(d):
+        hi, lo = d, 0
+        while hi > 1:
+            d = max(1, int(hi / GALLOP))
+            if not ok(d):
+                lo = d
+                break
+            hi = d
+    else:
+        lo, hi = d, None
+        while lo < dim:
+            d = min(dim, int(math.ceil(lo * GALLOP)))
+            if ok(d):
+                hi = d
+                break
+            lo = d
+        if hi is None:
+            return None, rates
+    while hi - lo > step:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi, rates
+
+
+# ------------------------------------------------------------------------ experiment
+def build_optima(spec: LandscapeSpec, cfg: Config, seed) -> np.ndarray:
+    """One optimum per wedge k < m_max: a random point at ``radius`` projected onto W_k."""
+    X = descent.init_at_radius(cfg.dim, cfg.radius, cfg.m_max, seed=seed)
+    return np.stack([geometry.project_onto_wedge(spec, k, X[k]) for k in range(cfg.m_max)])
+
+
+def _non_decreasing_and_grows(values) -> bool:
+    v = np.asarray(values, dtype=np.float64)
+    return bool(np.all(np.isfinite(v)) and np.all(np.diff(v) >= 0) and v[-1] > v[0])
+
+
+def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
+    cfg = config or Config()
+    timer = Timer()
+    report(progress, 0.0, "building the landscape and the optima")
+    spec = random_landscape(cfg.dim, cfg.n_wedges, cfg.n_short, eps0=cfg.eps0, eps1=cfg.eps1,
+                            seed=seed)
+    opt_rng, train_rng, centre_rng, proj_rng, th_rng = as_generator(seed).spawn(5)
+    optima = build_optima(spec, cfg, opt_rng)
+    ms = np.arange(2, cfg.m_max + 1)
+    with timer("projections"):
+        # transposed (contiguous rows of P^T) and in float32: the products with P are the
+        # bulk of the threshold search, and einsum runs them ~6x faster this way
+        projections = np.stack([
+            descent.subspace_projection(cfg.dim, cfg.dim, "dense", g).T.astype(np.float32)
+            for g in proj_rng.spawn(cfg.threshold_seeds)])
+    rows: dict[str, list] = {k: [] for k in (
+        "short_count", "expected_short_count", "tunnel_mean", "tunnel_max", "flat_mean",
+        "flat_max", "edge_max", "centre_only_mean", "centre_only_max", "threshold",
+        "grid_size", "train_loss", "centre_only_train_loss")}
+    th_m, th_d, th_rate = [], [], []
+    guess_ratio = 1.2
+    series_extra: dict[str, np.ndarray] = {}
+    train_rngs, centre_rngs, th_rngs = (r.spawn(ms.size) for r in (train_rng, centre_rng,
+                                                                     th_rng))
+    for n, m in enumerate(ms):
+        report(progress, n / ms.size, f"m = {m}: training the tunnel")
+        V = optima[:m]
+        grid = paths.simplex_grid(int(m), grid_resolution(int(m), cfg.grid_points))
+        with timer("short_counts"):
+            rows["short_count"].append(geometry.intersection(spec, range(m)).short_count)
+            rows["expected_short_count"].append(
+                geometry.expected_short_count(cfg.dim, cfg.n_short, int(m)))
+        with timer("flat"):
+            flat = geometry.loss(spec, paths.simplex_points(V, grid))
+        with timer("train"):
+            table, curve = train_tunnel(spec, V, cfg, train_rngs[n])
+            tunnel = geometry.loss(spec, tunnel_points(table, grid))
+        with timer("train_centre_only"):
+            centre, centre_curve = train_centre_only(spec, V, cfg, centre_rngs[n])
+            centre_only = geometry.loss(spec, paths.simplex_tunnel_points(V, centre, grid))
+        on_boundary = grid.min(axis=1) == 0
+        for key, arr in (("tunnel", tunnel), ("flat", flat), ("centre_only", centre_only)):
+            rows[f"{key}_mean"].append(float(arr.mean()))
+            rows[f"{key}_max"].append(float(arr.max()))
+        rows["edge_max"].append(float(flat[on_boundary].max()))
+        rows["grid_size"].append(grid.shape[0])
+        rows["train_loss"].append(curve)
+        rows["centre_only_train_loss"].append(centre_curve)
+        if m == 3:
+            series_extra = {"m3_grid": grid, "m3_tunnel_loss": tunnel, "m3_flat_loss": flat}
+        report(progress, (n + 0.5) / ms.size, f"m = {m}: threshold dimension")
+        with timer("threshold"):
+            sub = _CentreSubspace(spec, table, grid, projections, cfg,
+                                  cfg.tunnel_fraction * float(flat.max()),
+                                  int(th_rngs[n].integers(2**63)))
+            # first guess: the expected count, times the last threshold / count ratio
+            threshold, rates = find_threshold(
+                sub.success_rate, guess=round(guess_ratio * rows["expected_short_count"][-1]),
+                dim=cfg.dim, required=cfg.success_rate, step=cfg.threshold_step)
+        rows["threshold"].append(float("nan") if threshold is None else float(threshold))
+        if threshold is not None:
+            guess_ratio = threshold / rows["expected_short_count"][-1]
+        for d in sorted(rates):
+            th_m.append(m)
+            th_d.append(d)
+            th_rate.append(rates[d])
+    arr = {k: np.asarray(v, dtype=np.float64) for k, v in rows.items()
+           if k not in ("train_loss", "centre_only_train_loss")}
+    rel = arr["tunnel_max"] / arr["flat_max"]
+    low = bool(np.all(arr["tunnel_max"] <= cfg.tunnel_fraction * arr["flat_max"]))
+    counts_grow = _non_decreasing_and_grows(arr["short_count"])
+    thresholds_grow = _non_decreasing_and_grows(arr["threshold"])
+    fmt = ", ".join
+    verdict = Verdict(
+        holds=low and counts_grow and thresholds_grow,
+        rule=f"for every m = 2..{cfg.m_max} the trained tunnel's max grid loss is <= "
+             f"{cfg.tunnel_fraction:g} x the flat simplex's, and the exact short count of the "
+             f"m-intersection and the threshold dimension of the tunnel's centre (success "
+             f"rate >= {cfg.success_rate:g}, resolution {cfg.threshold_step}) are both "
+             f"non-decreasing in m and larger at m = {cfg.m_max} than at m = 2",
+        evidence=f"tunnel max / flat max = [{fmt(f'{x:.2g}' for x in rel)}] for m = "
+                 f"[{fmt(str(m) for m in ms)}] (flat max "
+                 f"[{fmt(f'{x:.3g}' for x in arr['flat_max'])}]; the centre-only tunnel, "
+                 f"whose edges stay straight, reaches "
+                 f"[{fmt(f'{x:.3g}' for x in arr['centre_only_max'])}]); short counts "
+                 f"[{fmt(str(int(x)) for x in arr['short_count'])}] (expected "
+                 f"[{fmt(f'{x:.1f}' for x in arr['expected_short_count'])}]); thresholds "
+                 f"[{fmt('none' if x != x else str(int(x)) for x in arr['threshold'])}].")
+    report(progress, 1.0, "done")
+    metrics = {"max_relative_tunnel_loss": float(rel.max()),
+               "tunnel_max_loss": float(arr["tunnel_max"].max()),
+               "flat_max_loss": float(arr["flat_max"].max()),
+               "centre_only_min_max_loss": float(arr["centre_only_max"].min()),
+               "short_count_m2": float(arr["short_count"][0]),
+               "short_count_mmax": float(arr["short_count"][-1]),
+               "max_count_deviation": float(np.max(np.abs(arr["short_count"]
+                                                          - arr["expected_short_count"]))),
+               "threshold_m2": float(arr["threshold"][0]),
+               "threshold_mmax": float(arr["threshold"][-1]),
+               "short_counts_grow": float(counts_grow),
+               "thresholds_grow": float(thresholds_grow)}
+    series = {"m": ms, **arr, "tunnel_relative_max": rel,
+              "train_loss": np.stack(rows["train_loss"]),
+              "centre_only_train_loss": np.stack(rows["centre_only_train_loss"]),
+              "threshold_eval_m": np.asarray(th_m, dtype=np.int64),
+              "threshold_eval_d": np.asarray(th_d, dtype=np.int64),
+              "threshold_eval_rate": np.asarray(th_rate, dtype=np.float64), **series_extra}
+    return make_result(ID, cfg, seed, metrics=metrics, series=series, verdict=verdict,
+                       timings=timer.done())
+
+
+def plot(result: Result, fig) -> None:
+    s = result.series
+    ms = s["m"]
+    heat = "m3_grid" in s
+    axes = fig.subplots(1, 4 if heat else 3)
+    ax1, ax2, ax3 = axes[:3]
+    ax1.plot(ms, s["short_count"], "o-", label="exact count of the m-intersection")
+    ax1.plot(ms, s["expected_short_count"], "k--", lw=1, label="D (1 - (1 - s/D)^m)")
+    ax1.set_xlabel("m (optima)")
+    ax1.set_ylabel("short directions")
+    ax1.set_title("Short directions of the m-intersection")
+    ax1.legend(fontsize="small")
+    floor = 1e-16
+    ax2.semilogy(ms, np.maximum(s["flat_max"], floor), "s-", label="flat simplex")
+    ax2.semilogy(ms, np.maximum(s["centre_only_max"], floor), "^-",
+                 label="trained centre only")
+    ax2.semilogy(ms, np.maximum(s["tunnel_max"], floor), "o-", label="trained m-tunnel")
+    ax2.semilogy(ms, np.maximum(s["tunnel_mean"], floor), "o:", label="m-tunnel (mean)")
+    ax2.set_xlabel("m (optima)")
+    ax2.set_ylabel("max loss on the barycentric grid")
+    ax2.set_title("Loss on the simplex")
+    ax2.legend(fontsize="small")
+    ax3.plot(ms, s["threshold"], "o-", label="threshold dimension (centre)")
+    ax3.plot(ms, s["short_count"], "k--", lw=1, label="short count")
+    ax3.set_xlabel("m (optima)")
+    ax3.set_ylabel("subspace dimension d")
+    ax3.set_title("Threshold dimension of the tunnel")
+    ax3.legend(fontsize="small")
+    for ax in (ax1, ax2, ax3):
+        ax.set_xticks(ms)
+    if heat:
+        lam = s["m3_grid"]
+        xy = lam @ np.array([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]])
+        ax4 = axes[3]
+        art = ax4.tripcolor(xy[:, 0], xy[:, 1], np.log10(np.maximum(s["m3_tunnel_loss"],
+                                                                    floor)), shading="gouraud")
+        fig.colorbar(art, ax=ax4, label="log10 loss")
+        ax4.set_aspect("equal")
+        ax4.set_axis_off()
+        ax4.set_title("Trained 3-tunnel")
