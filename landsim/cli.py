@@ -317,6 +317,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     rpt = sub.add_parser("report", help="rebuild the report from stored results")
     rpt.add_argument("dir", help="directory of stored results")
     rpt.add_argument("--out", default=None, help="where to write the report (default: DIR)")
+
+    # `landsim serve ...` hands its arguments to the server's own parser (see
+    # `landsim serve --help`); grpc is imported only here, never by `import landsim`.
+    sub.add_parser("serve", help="run the gRPC service (options: landsim serve --help)",
+                   add_help=False)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        from landsim_server.__main__ import main as serve_main
+
+        return serve_main(argv[1:], prog="landsim serve")
     args = parser.parse_args(argv)
     if args.command == "reproduce":
         from .experiments import EXPERIMENT_IDS

@@ -1,0 +1,69 @@
+"""``python -m landsim_server`` (also ``landsim serve``): run the landsim gRPC server.
+
+Prints ``landsim server listening on HOST:PORT`` once bound; SIGTERM or SIGINT stop it
+gracefully (exit status 0). The token may come from ``--token`` or ``LANDSIM_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from .app import TOKEN_ENV, ServerOptions, serve
+
+
+def build_parser(prog: str = "python -m landsim_server") -> argparse.ArgumentParser:
+    """The command line of the server; defaults are those of :class:`ServerOptions`."""
+    d = ServerOptions()
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    p.add_argument("--host", default=d.host, help="interface to bind (default: %(default)s)")
+    p.add_argument("--port", type=int, default=d.port,
+                   help="TCP port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--data-dir", default=d.data_dir,
+                   help="database, landscapes and results (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=d.n_workers, dest="n_workers",
+                   help="simulator worker processes for jobs (default: %(default)s)")
+    p.add_argument("--torch-worker", action="store_true",
+                   help="also start a torch worker for real-network jobs")
+    p.add_argument("--token", default=None,
+                   help=f"bearer token required from clients (default: ${TOKEN_ENV}, "
+                        "else no auth)")
+    p.add_argument("--tls-cert", default=None, help="PEM certificate chain (with --tls-key)")
+    p.add_argument("--tls-key", default=None, help="PEM private key (with --tls-cert)")
+    p.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes,
+                   help="largest message in or out (default: %(default)s)")
+    p.add_argument("--max-points", type=int, default=d.max_points,
+                   help="most points in one call (default: %(default)s)")
+    p.add_argument("--max-concurrent-calls", type=int, default=d.max_concurrent_calls,
+                   help="calls at once; more get RESOURCE_EXHAUSTED (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=d.compute_threads, dest="compute_threads",
+                   help="compute threads; 0 = one per CPU (default: %(default)s)")
+    p.add_argument("--kernel-threads", type=int, default=d.kernel_threads,
+                   help="Numba threads per compute thread (default: %(default)s)")
+    p.add_argument("--grace", type=float, default=d.grace_s, dest="grace_s",
+                   help="seconds in-flight calls get at shutdown (default: %(default)s)")
+    p.add_argument("--log-level", default="WARNING", help="logging level (default: WARNING)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m landsim_server") -> int:
+    parser = build_parser(prog)
+    args = vars(parser.parse_args(argv))
+    logging.basicConfig(level=args.pop("log_level").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        options = ServerOptions.from_env(**args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        return asyncio.run(serve(options))
+    except RuntimeError as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+"""Build and run the landsim gRPC server (``grpc.aio``).
+
+One server carries:
+
+- ``landsim.v1.LandscapeService`` (:mod:`landsim_server.landscape_service`) and
+  ``landsim.v1.JobService`` (:mod:`landsim_server.job_service`, whose worker processes
+  start and stop with the server);
+- the standard health service ``grpc.health.v1.Health``: NOT_SERVING until the Numba
+  kernels are loaded (a tiny evaluate of every kernel variant), SERVING after, and
+  NOT_SERVING again as soon as a shutdown begins;
+- server reflection, so generic tools (grpcurl, grpcui) can discover the API;
+- optional bearer-token auth (every call but the health check needs
+  ``authorization: Bearer <token>``, else UNAUTHENTICATED) and optional TLS;
+- a limit on concurrent calls, over which a call gets RESOURCE_EXHAUSTED at once.
+
+Use :func:`start_server` in tests (port 0 picks a free port; ``await running.ready``
+waits for SERVING) and :func:`serve` for the command line (it prints
+``landsim server listening on HOST:PORT`` and stops gracefully on SIGTERM or SIGINT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import logging
+import math
+import os
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import numba
+import numpy as np
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from landsim import geometry
+from landsim.spec import random_landscape
+from landsim.v1 import jobs_pb2
+
+from .job_service import JobRuntime, add_job_service
+from .landscape_service import SERVICE_NAME, ServiceLimits, add_landscape_service
+from .landscape_store import LandscapeStore
+
+__all__ = ["ServerOptions", "RunningServer", "BearerTokenInterceptor", "start_server",
+           "serve", "warm_kernels", "TOKEN_ENV", "JOB_SERVICE_NAME"]
+
+#: Environment variable read for the token when none is given.
+TOKEN_ENV = "LANDSIM_TOKEN"
+#: Full name of the job service.
+JOB_SERVICE_NAME = jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
+#: Methods callable without a token.
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Settings of one server, validated on construction.
+
+    Parameters
+    ----------
+    host : str
+        Interface to bind; loopback by default (use "0.0.0.0" or "[::]" to listen on all,
+        with a token and TLS).
+    port : int
+        TCP port in [0, 65535]; 0 picks a free one (printed at start).
+    data_dir : str
+        Directory of the SQLite database, stored landscapes and job results.
+    n_workers : int
+        Simulator worker processes for jobs, >= 0.
+    torch_worker : bool
+        Also start a torch worker for real-network jobs.
+    token : str or None
+        Bearer token every call but the health check must carry; None: no auth.
+        :meth:`from_env` fills it from ``LANDSIM_TOKEN``.
+    tls_cert, tls_key : str or None
+        PEM certificate chain and private key files; both or neither (then plaintext).
+    max_message_bytes : int
+        Largest message received or sent, >= 64 KiB.
+    max_points : int
+        Most points in one call (see :class:`ServiceLimits`), >= 1.
+    max_concurrent_calls : int
+        Calls in progress at once, >= 1; more get RESOURCE_EXHAUSTED.
+    compute_threads : int
+        Threads running library calls, >= 1; 0 means the number of CPUs.
+    kernel_threads : int
+        Numba threads each compute thread's parallel kernels use, in [1, the number of
+        CPUs]. The default 1 runs calls side by side without oversubscribing the cores
+        (OpenMP threads that wait on each other slow down badly when oversubscribed).
+    grace_s : float
+        Seconds in-flight calls get to finish at shutdown, >= 0.
+    """
+
+    host: str = "127.0.0.1"  # loopback only unless asked
+    port: int = 0  # any free port
+    data_dir: str = "./landsim-data"
+    n_workers: int = 1  # one simulator worker process
+    torch_worker: bool = False
+    token: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    max_message_bytes: int = 64 << 20  # 64 MiB; StreamEvaluate for larger batches
+    max_points: int = 1 << 20
+    max_concurrent_calls: int = 64
+    compute_threads: int = 0  # one per CPU
+    kernel_threads: int = 1  # parallelism across calls, not within one
+    grace_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        def integer(name: str, low: int, high: float = math.inf) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {v!r}")
+
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError(f"host must be a non-empty string, got {self.host!r}")
+        integer("port", 0, 65535)
+        integer("n_workers", 0, 64)
+        integer("max_message_bytes", 64 << 10, 2**31 - 1)
+        integer("max_points", 1)
+        integer("max_concurrent_calls", 1)
+        integer("compute_threads", 0, 1024)
+        integer("kernel_threads", 1, numba.config.NUMBA_NUM_THREADS)
+        if not isinstance(self.torch_worker, bool):
+            raise ValueError(f"torch_worker must be a bool, got {self.torch_worker!r}")
+        if self.token is not None and (not isinstance(self.token, str) or not self.token):
+            raise ValueError("token must be a non-empty string or None")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("give both tls_cert and tls_key, or neither, got "
+                             f"tls_cert={self.tls_cert!r}, tls_key={self.tls_key!r}")
+        grace = self.grace_s
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not (
+                math.isfinite(grace) and grace >= 0):
+            raise ValueError(f"grace_s must be a number in [0, inf[, got {grace!r}")
+
+    @classmethod
+    def from_env(cls, **kwargs) -> ServerOptions:
+        """Options with ``token`` taken from ``LANDSIM_TOKEN`` when not given."""
+        if kwargs.get("token") is None and os.environ.get(TOKEN_ENV):
+            kwargs["token"] = os.environ[TOKEN_ENV]
+        return cls(**kwargs)
+
+    def limits(self) -> ServiceLimits:
+        """The per-call caps of the landscape service."""
+        return ServiceLimits(max_points=self.max_points,
+                             max_message_bytes=self.max_message_bytes,
+                             chunk_bytes=min(1 << 20, self.max_message_bytes // 4))
+
+
+# ---------------------------------------------------------------------- auth
+class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
+    """Reject calls without ``authorization: Bearer <token>`` (UNAUTHENTICATED).
+
+    Methods under :data:`OPEN_METHOD_PREFIXES` (the health check) stay open. A rejected
+    call's request is never deserialised.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+    def _authorized(self, metadata) -> bool:
+        for key, value in metadata or ():
+            if key == "authorization":
+                given = value.encode() if isinstance(value, str) else value
+                return hmac.compare_digest(given, self._expected)
+        return False
+
+    async def intercept_service(self, continuation, handler_call_details):
+        if handler_call_details.method.startswith(OPEN_METHOD_PREFIXES) or self._authorized(
+                handler_call_details.invocation_metadata):
+            return await continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+
+        async def deny(request_or_iterator, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "missing or invalid bearer token (metadata 'authorization: "
+                                "Bearer <token>')")
+
+        if handler.request_streaming and handler.response_streaming:
+            return grpc.stream_stream_rpc_method_handler(deny)
+        if handler.request_streaming:
+            return grpc.stream_unary_rpc_method_handler(deny)
+        if handler.response_streaming:
+            return grpc.unary_stream_rpc_method_handler(deny)
+        return grpc.unary_unary_rpc_method_handler(deny)
+
+
+# ---------------------------------------------------------------------- warm-up
+def warm_kernels() -> int:
+    """Load (or compile) every kernel variant the service calls: a tiny evaluate for each
+    frame kind, union, anchoring, dtype and with/without gradient. Returns the number of
+    calls made."""
+    calls = 0
+    for kind in ("axis", "rotated"):
+        for union in ("hard", "soft"):
+            for anchor_scale in (0.0, 0.5):
+                spec = random_landscape(6, 2, 2, kind=kind, union=union, eps1=0.1,
+                                        anchor_scale=anchor_scale, seed=0)
+                for dtype in (np.float64, np.float32):
+                    X = np.linspace(-1.0, 1.0, 12, dtype=dtype).reshape(2, 6)
+                    for grad in (True, False):
+                        geometry.evaluate(spec, X, grad=grad)
+                        calls += 1
+    return calls
+
+
+# ---------------------------------------------------------------------- server
+@dataclass
+class RunningServer:
+    """A started server and what it owns; stop it with :meth:`stop`."""
+
+    server: grpc.aio.Server
+    port: int
+    options: ServerOptions
+    health: health.aio.HealthServicer
+    store: LandscapeStore
+    executor: ThreadPoolExecutor
+    jobs: JobRuntime
+    ready: asyncio.Task = dataclasses.field(repr=False)
+    _stopped: bool = False
+
+    @property
+    def address(self) -> str:
+        """``host:port`` to connect to."""
+        return f"{self.options.host}:{self.port}"
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Health to NOT_SERVING, let in-flight calls finish for ``grace_s`` (default:
+        options.grace_s), stop the job workers, release the threads and the database."""
+        if self._stopped:
+            return
+        self._stopped = True
+        grace = self.options.grace_s if grace_s is None else grace_s
+        self.ready.cancel()
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.jobs.stop(grace)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.store.close()
+
+
+def _add_job_service(server: grpc.aio.Server, options: ServerOptions) -> JobRuntime:
+    """Register the job service (its workers start with :func:`start_server`)."""
+    return add_job_service(server, data_dir=options.data_dir, options=options)
+
+
+async def _warm_then_serve(health_servicer, executor) -> None:
+    loop = asyncio.get_running_loop()
+    n = await loop.run_in_executor(executor, warm_kernels)
+    _log.info("kernels warm (%d calls); health SERVING", n)
+    for name in ("", SERVICE_NAME, JOB_SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def start_server(options: ServerOptions) -> RunningServer:
+    """Build, bind and start a server; warm the kernels in the background.
+
+    Returns at once with health NOT_SERVING; ``await running.ready`` waits until the
+    kernels are warm and health is SERVING. Raises ``RuntimeError`` if the address cannot
+    be bound.
+    """
+    Path(options.data_dir).mkdir(parents=True, exist_ok=True)
+    cap = options.max_message_bytes
+    server = grpc.aio.server(
+        interceptors=[BearerTokenInterceptor(options.token)] if options.token else None,
+        options=[("grpc.max_receive_message_length", cap),
+                 ("grpc.max_send_message_length", cap)],
+        maximum_concurrent_rpcs=options.max_concurrent_calls)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME, JOB_SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, JOB_SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name[
+            "Health"].full_name, reflection.SERVICE_NAME), server)
+    store = LandscapeStore(options.data_dir)
+    executor = ThreadPoolExecutor(options.compute_threads or os.cpu_count() or 1,
+                                  thread_name_prefix="landsim-compute",
+                                  initializer=numba.set_num_threads,
+                                  initargs=(options.kernel_threads,))
+    add_landscape_service(server, store, executor, options.limits())
+    jobs = _add_job_service(server, options)
+    address = f"{options.host}:{options.port}"
+    try:
+        if options.tls_cert is not None:
+            creds = grpc.ssl_server_credentials(
+                [(Path(options.tls_key).read_bytes(), Path(options.tls_cert).read_bytes())])
+            port = server.add_secure_port(address, creds)
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        executor.shutdown()
+        store.close()
+        raise RuntimeError(f"cannot bind {address}: {exc}") from exc
+    await server.start()
+    await jobs.start()
+    ready = asyncio.create_task(_warm_then_serve(health_servicer, executor))
+    return RunningServer(server, port, options, health_servicer, store, executor, jobs, ready)
+
+
+async def serve(options: ServerOptions, out=None) -> int:
+    """Run a server until SIGTERM or SIGINT, then shut down gracefully; returns 0.
+
+    Prints ``landsim server listening on HOST:PORT`` (flushed) once bound.
+    """
+    out = sys.stdout if out is None else out
+    running = await start_server(options)
+    out.write(f"landsim server listening on {running.address}\n")
+    out.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        out.write("landsim server shutting down\n")
+        out.flush()
+        await running.stop()
+    return 0

@@ -1,0 +1,213 @@
+"""Domain errors of the landsim service and their gRPC statuses.
+
+Plain functions (array decoding, the store, the conversions) raise the errors below;
+servicer methods are wrapped by :func:`grpc_errors`, which turns them into real gRPC
+statuses with the standard rich details (``google.rpc.Status`` in the
+``grpc-status-details-bin`` trailer, read on the client with
+``grpc_status.rpc_status.from_call``):
+
+- :class:`InvalidArgument` -> INVALID_ARGUMENT with ``BadRequest`` (the field and what
+  is wrong with it);
+- :class:`NotFound` -> NOT_FOUND with ``ResourceInfo`` (type and id of the missing thing);
+- :class:`ResourceExhausted` -> RESOURCE_EXHAUSTED with ``QuotaFailure`` (subject = the
+  field) and ``ErrorInfo`` (metadata ``field``, ``limit``, ``got``);
+- :class:`DataLoss` -> DATA_LOSS with ``ResourceInfo``.
+
+Any other exception escaping a servicer is logged and becomes INTERNAL with a generic
+message (no traceback goes over the wire).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+from collections.abc import Iterator
+
+import grpc
+import grpc.aio
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+__all__ = [
+    "ServiceError", "InvalidArgument", "NotFound", "ResourceExhausted", "DataLoss",
+    "ERROR_DOMAIN", "grpc_errors", "invalid_argument_from",
+]
+
+#: ``ErrorInfo.domain`` of every error the service sends.
+ERROR_DOMAIN = "landsim.v1"
+
+_log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """Base of the domain errors: a status code, a message and rich details."""
+
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> list:
+        """The ``google.rpc`` detail messages (packed into ``Status.details``)."""
+        return []
+
+    def to_status(self) -> grpc.Status:
+        """This error as a :class:`grpc.Status` carrying a ``google.rpc.Status``."""
+        packed = []
+        for detail in self.details():
+            any_msg = any_pb2.Any()
+            any_msg.Pack(detail)
+            packed.append(any_msg)
+        proto = status_pb2.Status(code=getattr(code_pb2, self.code.name), message=self.message,
+                                  details=packed)
+        return rpc_status.to_status(proto)
+
+
+class InvalidArgument(ServiceError):
+    """A request field has a bad value.
+
+    Parameters
+    ----------
+    field : str
+        Path of the bad field in the request (``"points"``, ``"spec.wedges[2].eps1"``).
+    description : str
+        What is wrong, naming the bad value and the valid range.
+    """
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(f"{field}: {description}")
+        self.field = field
+        self.description = description
+
+    def details(self) -> list:
+        return [error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=self.field,
+                                                        description=self.description)])]
+
+
+class NotFound(ServiceError):
+    """A named resource does not exist.
+
+    Parameters
+    ----------
+    resource_type : str
+        e.g. ``"landsim.v1.Landscape"``.
+    name : str
+        The id that was asked for.
+    """
+
+    code = grpc.StatusCode.NOT_FOUND
+
+    def __init__(self, resource_type: str, name: str) -> None:
+        super().__init__(f"no {resource_type} with id {name!r}")
+        self.resource_type = resource_type
+        self.name = name
+
+    def details(self) -> list:
+        return [error_details_pb2.ResourceInfo(resource_type=self.resource_type,
+                                               resource_name=self.name,
+                                               description=self.message)]
+
+
+class ResourceExhausted(ServiceError):
+    """A request asks for more than a server limit allows.
+
+    Parameters
+    ----------
+    field : str
+        The request field (or quantity) over the limit.
+    limit : int or float
+        The limit.
+    got : int or float
+        What the request asked for.
+    description : str, optional
+        Extra advice (e.g. "use StreamEvaluate").
+    """
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, field: str, limit: float, got: float, description: str = "") -> None:
+        text = f"{field}: {got} exceeds the server limit of {limit}"
+        super().__init__(text + (f"; {description}" if description else ""))
+        self.field = field
+        self.limit = limit
+        self.got = got
+
+    def details(self) -> list:
+        return [
+            error_details_pb2.QuotaFailure(violations=[error_details_pb2.QuotaFailure.Violation(
+                subject=self.field, description=self.message)]),
+            error_details_pb2.ErrorInfo(reason="LIMIT_EXCEEDED", domain=ERROR_DOMAIN,
+                                        metadata={"field": self.field, "limit": str(self.limit),
+                                                  "got": str(self.got)}),
+        ]
+
+
+class DataLoss(ServiceError):
+    """Stored data is damaged (e.g. a checksum mismatch)."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+    def __init__(self, resource_type: str, name: str, description: str) -> None:
+        super().__init__(f"{resource_type} {name!r}: {description}")
+        self.resource_type = resource_type
+        self.name = name
+
+    def details(self) -> list:
+        return [error_details_pb2.ResourceInfo(resource_type=self.resource_type,
+                                               resource_name=self.name,
+                                               description=self.message)]
+
+
+@contextlib.contextmanager
+def invalid_argument_from(field: str) -> Iterator[None]:
+    """Turn a library ``ValueError`` raised inside the block into :class:`InvalidArgument`.
+
+    The library's messages already name the bad value and the valid range; ``field`` says
+    which request field the value came from.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        raise InvalidArgument(field, str(exc)) from exc
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception, name: str) -> None:
+    if isinstance(exc, ServiceError):
+        await context.abort_with_status(exc.to_status())
+    _log.exception("unexpected error in %s", name, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL,
+                        f"internal error in {name} ({type(exc).__name__}); see the server log")
+
+
+def grpc_errors(method):
+    """Decorate an async servicer method (unary or server-streaming) so that domain errors
+    become statuses with details and anything unexpected becomes INTERNAL."""
+    name = method.__qualname__
+    if inspect.isasyncgenfunction(method):
+        @functools.wraps(method)
+        async def stream_wrapper(self, request, context):
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _abort(context, exc, name)
+        return stream_wrapper
+
+    @functools.wraps(method)
+    async def unary_wrapper(self, request, context):
+        try:
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc, name)
+    return unary_wrapper

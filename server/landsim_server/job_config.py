@@ -1,0 +1,202 @@
+"""What a job runs: the experiment registry of each kind and configs built from overrides.
+
+A job names a kind ("toy" or "real"), an experiment id and a JSON object of overrides of
+the experiment's ``Config``. :func:`resolve` finds the experiment module through the
+registry of the kind (``landsim.experiments`` or ``landsim.real.experiments``, both with
+``get(id)``), and :func:`build_config` applies the overrides to the default or quick
+config, so the server (at creation) and the worker (at run time) build the same config.
+
+The server process never imports torch: it resolves toy jobs only and checks that the
+real registry is installed with :func:`real_available`, which looks at files without
+importing anything; real configs are built by the torch worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+import math
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+__all__ = ["KINDS", "JobSpec", "KindUnavailable", "resolve", "real_available", "build_config",
+           "config_dict", "parse_overrides", "canonical_json"]
+
+KINDS = ("toy", "real")
+REGISTRIES = {"toy": "landsim.experiments", "real": "landsim.real.experiments"}
+MAX_CONFIG_JSON_BYTES = 64 * 1024  # largest config JSON accepted from a client
+SEED_MAX = 2**63 - 1  # seeds are stored as SQLite integers (signed 64-bit)
+
+
+class KindUnavailable(ValueError):
+    """The registry of a kind cannot be imported (e.g. "real" without torch)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSpec:
+    """Everything a worker needs to run one job, validated in one place.
+
+    Attributes
+    ----------
+    experiment : str
+        Claim id, e.g. "E1" (checked against the registry by :func:`resolve`).
+    kind : {"toy", "real"}
+    config : dict
+        JSON object: overrides of the experiment's Config (for toy jobs, the full config).
+    quick : bool
+        Apply ``config`` to ``quick_config()`` instead of ``Config()``.
+    seed : int
+        In [0, 2**63 - 1].
+    max_attempts : int
+        Starts allowed before a lost worker makes the job FAILED, in [1, 10].
+    """
+
+    experiment: str
+    kind: str
+    config: dict
+    quick: bool
+    seed: int
+    max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if not isinstance(self.experiment, str) or not self.experiment:
+            raise ValueError(f"experiment_id must be a non-empty string, got "
+                             f"{self.experiment!r}")
+        if not isinstance(self.config, dict):
+            raise ValueError(f"config must be a JSON object, got {type(self.config).__name__}")
+        try:
+            size = len(canonical_json(self.config).encode())
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"config must hold only JSON values (no NaN or inf): {exc}") from exc
+        if size > MAX_CONFIG_JSON_BYTES:
+            raise ValueError(f"config must be at most {MAX_CONFIG_JSON_BYTES} bytes of JSON, got "
+                             f"{size}")
+        if not isinstance(self.quick, bool):
+            raise ValueError(f"quick must be a bool, got {self.quick!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not (
+                0 <= self.seed <= SEED_MAX):
+            raise ValueError(f"seed must be an integer in [0, {SEED_MAX}], got {self.seed!r}")
+        if (isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int)
+                or not 1 <= self.max_attempts <= 10):
+            raise ValueError(f"max_attempts must be an integer in [1, 10], got "
+                             f"{self.max_attempts!r}")
+
+    def fingerprint(self) -> str:
+        """Canonical JSON of the spec: two requests are the same job iff these are equal."""
+        return canonical_json({"experiment": self.experiment, "kind": self.kind,
+                               "config": self.config, "quick": self.quick, "seed": self.seed,
+                               "max_attempts": self.max_attempts})
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces (NaN/inf rejected)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def real_available() -> str | None:
+    """None when the real registry and torch are installed, else the reason they are not.
+
+    Nothing is imported: ``landsim/real/experiments`` is looked for on disk and torch with
+    :func:`importlib.util.find_spec` on the top-level name only.
+    """
+    landsim_spec = importlib.util.find_spec("landsim")
+    roots = [Path(p) for p in (landsim_spec.submodule_search_locations or [])]
+    if not any((root / "real" / "experiments.py").is_file()
+               or (root / "real" / "experiments" / "__init__.py").is_file() for root in roots):
+        return "the registry landsim.real.experiments is not installed"
+    if importlib.util.find_spec("torch") is None:
+        return "torch is not installed"
+    return None
+
+
+def resolve(kind: str, experiment_id: str) -> ModuleType:
+    """The experiment module of ``experiment_id`` in the registry of ``kind``.
+
+    Raises
+    ------
+    KindUnavailable
+        The registry cannot be imported ("kind real is not available: ...").
+    ValueError
+        Unknown kind or experiment id (the message names the valid ones).
+    """
+    if kind not in REGISTRIES:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    try:
+        registry = importlib.import_module(REGISTRIES[kind])
+    except Exception as exc:  # ImportError, or torch failing to load
+        raise KindUnavailable(f"kind {kind} is not available: {type(exc).__name__}: "
+                              f"{exc}") from exc
+    try:
+        return registry.get(experiment_id)
+    except ValueError as exc:
+        raise ValueError(f"experiment_id: {exc}") from exc
+
+
+def parse_overrides(text: str) -> dict:
+    """A JSON object of config overrides from a client (at most 64 KiB)."""
+    if len(text.encode()) > MAX_CONFIG_JSON_BYTES:
+        raise ValueError(f"config_json must be at most {MAX_CONFIG_JSON_BYTES} bytes, got "
+                         f"{len(text.encode())}")
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"config_json is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"config_json must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"config_json must not contain {name} (JSON has no such number)")
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """``value`` in the type of the field's default: whole doubles to int, lists to tuples."""
+    if isinstance(default, bool):
+        return value
+    if isinstance(default, int) and isinstance(value, float) and not isinstance(value, bool):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if isinstance(default, tuple) and isinstance(value, list):
+        inner = default[0] if default else None
+        return tuple(_coerce(f"{name}[{i}]", v, inner) for i, v in enumerate(value))
+    return value
+
+
+def build_config(module: ModuleType, overrides: dict, quick: bool) -> Any:
+    """The experiment's Config (or quick_config()) with ``overrides`` applied and validated.
+
+    Raises
+    ------
+    ValueError
+        An unknown field (the message lists the valid ones) or a value the Config rejects
+        (its message names the field and the valid range).
+    """
+    base = module.quick_config() if quick else module.Config()
+    fields = {f.name: f for f in dataclasses.fields(base)}
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(f"config field {unknown[0]!r} is not a field of "
+                         f"{module.__name__}.Config; valid fields: {sorted(fields)}")
+    values = {name: _coerce(name, v, getattr(base, name)) for name, v in overrides.items()}
+    try:
+        return dataclasses.replace(base, **values)
+    except TypeError as exc:  # a comparison of a wrong type inside __post_init__
+        raise ValueError(f"config: {exc}") from exc
+
+
+def config_dict(config: Any) -> dict:
+    """Every field of a Config as JSON values (tuples as lists)."""
+    out = {}
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out

@@ -1,0 +1,539 @@
+"""Jobs, their events and their results in the server's SQLite database.
+
+Tables (in the shared database of :func:`landsim_server.db.connect`):
+
+- ``jobs``: one row per job: spec, state, progress, attempts and the lease of the worker
+  running it;
+- ``job_events``: every state change and progress report of a job, in order, for WatchJob;
+- ``job_results``: metrics and verdict of a SUCCEEDED job and the paths and SHA-256 of its
+  result files, written with :func:`landsim.results.save_result` under
+  ``<data_dir>/results/<job id>/<attempt>/``.
+
+Workers claim a job atomically (``BEGIN IMMEDIATE``), hold it with a lease they renew as
+they report progress, and finish it only while the lease is still theirs. A job whose
+lease expired goes back to QUEUED, or to FAILED once it has been started ``max_attempts``
+times. Cancelling a job makes it CANCELLED at once; its worker sees that at its next
+renewal and stops. Everything is in the database and the result files, so a restarted
+server loses nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from landsim.results import Result, load_result, save_result
+
+from . import db
+from .job_config import JobSpec
+
+__all__ = ["STATES", "FINAL_STATES", "JobRecord", "JobEvent", "JobStore", "JobNotFound",
+           "RequestConflict", "JobStateError", "ResultCorrupt", "encode_page_token",
+           "decode_page_token"]
+
+STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    request_id TEXT UNIQUE,
+    fingerprint TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    config TEXT NOT NULL,
+    quick INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_expires REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+CREATE TABLE IF NOT EXISTS job_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    progress REAL NOT NULL,
+    message TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, seq);
+CREATE TABLE IF NOT EXISTS job_results (
+    job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    metrics TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    json_path TEXT NOT NULL,
+    json_sha256 TEXT NOT NULL,
+    npz_path TEXT NOT NULL,
+    npz_sha256 TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+class JobNotFound(KeyError):
+    """No job with this id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class RequestConflict(ValueError):
+    """A request_id reused with a different request body."""
+
+
+class JobStateError(ValueError):
+    """The operation does not apply to the job in its current state."""
+
+
+class ResultCorrupt(OSError):
+    """A stored result file is missing or fails its checksum."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of ``jobs``; times are Unix seconds (None when not reached)."""
+
+    seq: int
+    id: str
+    request_id: str | None
+    experiment: str
+    kind: str
+    config: dict
+    quick: bool
+    seed: int
+    state: str
+    progress: float
+    message: str
+    attempts: int
+    max_attempts: int
+    lease_owner: str | None
+    lease_expires: float | None
+    cancel_requested: bool
+    error: str
+    created: float
+    started: float | None
+    finished: float | None
+
+    @property
+    def spec(self) -> JobSpec:
+        """What the job runs."""
+        return JobSpec(experiment=self.experiment, kind=self.kind, config=self.config,
+                       quick=self.quick, seed=self.seed, max_attempts=self.max_attempts)
+
+    @property
+    def final(self) -> bool:
+        """SUCCEEDED, FAILED or CANCELLED."""
+        return self.state in FINAL_STATES
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One row of ``job_events``: the job's mutable fields right after a change."""
+
+    seq: int
+    job_id: str
+    state: str
+    progress: float
+    message: str
+    attempts: int
+    error: str
+    time: float
+
+
+_JOB_COLUMNS = ("seq, id, request_id, experiment, kind, config, quick, seed, state, progress, "
+                "message, attempts, max_attempts, lease_owner, lease_expires, "
+                "cancel_requested, error, created, started, finished")
+
+
+def _record(row: tuple) -> JobRecord:
+    (seq, id_, request_id, experiment, kind, config, quick, seed, state, progress, message,
+     attempts, max_attempts, lease_owner, lease_expires, cancel, error, created, started,
+     finished) = row
+    return JobRecord(seq, id_, request_id, experiment, kind, json.loads(config), bool(quick),
+                     seed, state, progress, message, attempts, max_attempts, lease_owner,
+                     lease_expires, bool(cancel), error, created, started, finished)
+
+
+def encode_page_token(after_seq: int, states: Sequence[str]) -> str:
+    """Opaque ListJobs token: the last seq of the page and the filter it belongs to."""
+    raw = json.dumps({"after": int(after_seq), "states": sorted(states)})
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_page_token(token: str, states: Sequence[str]) -> int:
+    """The seq after which the next page starts; ValueError for a bad or foreign token."""
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        after = data["after"]
+        token_states = data["states"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"page_token is not a token of ListJobs, got {token[:40]!r}") from exc
+    if not isinstance(after, int) or after < 0:
+        raise ValueError(f"page_token is not a token of ListJobs, got {token[:40]!r}")
+    if token_states != sorted(states):
+        raise ValueError("page_token belongs to a different states filter "
+                         f"({token_states}); ask again from the first page")
+    return after
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class JobStore:
+    """The job tables of one data directory.
+
+    One instance holds one connection and serialises its own use of it, so it may be
+    shared by the threads of one process; each process opens its own.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        Holds ``landsim.sqlite3`` and ``results/``.
+    """
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.results_dir = self.data_dir / "results"
+        self._conn = db.connect(self.data_dir)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error), holding the lock."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _get(self, c: sqlite3.Connection, job_id: str) -> JobRecord:
+        row = c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return _record(row)
+
+    @staticmethod
+    def _event(c: sqlite3.Connection, job_id: str, now: float) -> None:
+        """Append the job's current mutable fields to its events."""
+        c.execute("INSERT INTO job_events (job_id, state, progress, message, attempts, error, "
+                  "time) SELECT id, state, progress, message, attempts, error, ? FROM jobs "
+                  "WHERE id = ?", (now, job_id))
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def create(self, spec: JobSpec, request_id: str | None = None) -> tuple[JobRecord, bool]:
+        """Queue a job; returns it and whether it is new.
+
+        With a ``request_id`` already used for the same spec, the existing job comes back
+        (``False``); with a different spec, :class:`RequestConflict`.
+        """
+        fingerprint = spec.fingerprint()
+        now = time.time()
+        with self._transaction() as c:
+            if request_id:
+                row = c.execute(f"SELECT {_JOB_COLUMNS}, fingerprint FROM jobs WHERE "
+                                "request_id = ?", (request_id,)).fetchone()
+                if row is not None:
+                    if row[-1] != fingerprint:
+                        raise RequestConflict(
+                            f"request_id {request_id!r} was already used for job {row[1]} "
+                            "with a different request body")
+                    return _record(row[:-1]), False
+            job_id = uuid.uuid4().hex
+            c.execute("INSERT INTO jobs (id, request_id, fingerprint, experiment, kind, config, "
+                      "quick, seed, state, message, max_attempts, created) VALUES "
+                      "(?, ?, ?, ?, ?, ?, ?, ?, 'QUEUED', 'queued', ?, ?)",
+                      (job_id, request_id or None, fingerprint, spec.experiment, spec.kind,
+                       json.dumps(spec.config, sort_keys=True), int(spec.quick), spec.seed,
+                       spec.max_attempts, now))
+            self._event(c, job_id, now)
+            return self._get(c, job_id), True
+
+    def get(self, job_id: str) -> JobRecord:
+        """The job with this id (:class:`JobNotFound` if none)."""
+        with self._lock:
+            return self._get(self._conn, job_id)
+
+    def list(self, states: Sequence[str] = (), page_size: int = 50,
+             after_seq: int = 0) -> tuple[list[JobRecord], int | None]:
+        """Up to ``page_size`` jobs after ``after_seq`` in creation order, optionally only in
+        ``states``; returns them and the seq to continue after (None on the last page)."""
+        for s in states:
+            if s not in STATES:
+                raise ValueError(f"state must be one of {STATES}, got {s!r}")
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE seq > ?"
+        args: list = [after_seq]
+        if states:
+            sql += f" AND state IN ({', '.join('?' * len(states))})"
+            args += list(states)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(page_size + 1)
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        jobs = [_record(r) for r in rows[:page_size]]
+        more = len(rows) > page_size
+        return jobs, (jobs[-1].seq if more and jobs else None)
+
+    def events(self, job_id: str, after_seq: int = 0, limit: int = 1000) -> list[JobEvent]:
+        """The job's events after ``after_seq``, oldest first (at most ``limit``)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, job_id, state, progress, message, attempts, error, time FROM "
+                "job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (job_id, after_seq, limit)).fetchall()
+        return [JobEvent(*r) for r in rows]
+
+    def snapshot(self, job_id: str) -> tuple[JobRecord, int]:
+        """The job and the seq of its last event, read together."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                job = self._get(self._conn, job_id)
+                last = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE "
+                                          "job_id = ?", (job_id,)).fetchone()[0]
+            finally:
+                self._conn.execute("COMMIT")
+        return job, last
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Make a QUEUED or RUNNING job CANCELLED (its worker stops at its next renewal).
+
+        A CANCELLED job comes back unchanged; SUCCEEDED or FAILED is :class:`JobStateError`.
+        """
+        now = time.time()
+        with self._transaction() as c:
+            job = self._get(c, job_id)
+            if job.state == "CANCELLED":
+                return job
+            if job.final:
+                raise JobStateError(f"job {job_id} is already {job.state}; only QUEUED or "
+                                    "RUNNING jobs can be cancelled")
+            c.execute("UPDATE jobs SET state = 'CANCELLED', cancel_requested = 1, "
+                      "message = 'cancelled by a client', lease_owner = NULL, "
+                      "lease_expires = NULL, finished = ? WHERE id = ?", (now, job_id))
+            self._event(c, job_id, now)
+            return self._get(c, job_id)
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job that is not RUNNING, with its events and result files."""
+        with self._transaction() as c:
+            job = self._get(c, job_id)
+            if job.state == "RUNNING":
+                raise JobStateError(f"job {job_id} is RUNNING; cancel it before deleting it")
+            c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        shutil.rmtree(self.results_dir / job_id, ignore_errors=True)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def reap_expired(self, now: float | None = None) -> list[str]:
+        """Requeue RUNNING jobs whose lease ran out, or fail those out of attempts.
+
+        Returns the ids of the jobs changed.
+        """
+        now = time.time() if now is None else now
+        with self._transaction() as c:
+            return self._reap(c, now)
+
+    def _reap(self, c: sqlite3.Connection, now: float) -> list[str]:
+        rows = c.execute("SELECT id, attempts, max_attempts, lease_owner FROM jobs WHERE "
+                         "state = 'RUNNING' AND lease_expires < ?", (now,)).fetchall()
+        for job_id, attempts, max_attempts, owner in rows:
+            if attempts >= max_attempts:
+                c.execute("UPDATE jobs SET state = 'FAILED', lease_owner = NULL, "
+                          "lease_expires = NULL, finished = ?, message = 'worker lost', "
+                          "error = ? WHERE id = ?",
+                          (now, f"worker lost: the lease of worker {owner} expired on "
+                                f"attempt {attempts} of {max_attempts}", job_id))
+            else:
+                c.execute("UPDATE jobs SET state = 'QUEUED', lease_owner = NULL, "
+                          "lease_expires = NULL, message = ? WHERE id = ?",
+                          (f"requeued: the lease of worker {owner} expired on attempt "
+                           f"{attempts} of {max_attempts}", job_id))
+            self._event(c, job_id, now)
+        return [r[0] for r in rows]
+
+    def claim(self, owner: str, kinds: Sequence[str], lease_s: float) -> JobRecord | None:
+        """Atomically take the oldest QUEUED job of one of ``kinds`` (after reaping expired
+        leases) and make it RUNNING under ``owner``'s lease; None when there is none."""
+        now = time.time()
+        with self._transaction() as c:
+            self._reap(c, now)
+            row = c.execute(f"SELECT id FROM jobs WHERE state = 'QUEUED' AND kind IN "
+                            f"({', '.join('?' * len(kinds))}) ORDER BY seq LIMIT 1",
+                            list(kinds)).fetchone()
+            if row is None:
+                return None
+            c.execute("UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, "
+                      "lease_owner = ?, lease_expires = ?, started = ?, progress = 0, "
+                      "message = 'started', error = '' WHERE id = ?",
+                      (owner, now + lease_s, now, row[0]))
+            self._event(c, row[0], now)
+            return self._get(c, row[0])
+
+    def renew(self, job_id: str, owner: str, lease_s: float, progress: float | None = None,
+              message: str | None = None) -> bool:
+        """Extend ``owner``'s lease and optionally record progress (an event).
+
+        Returns False when the lease is no longer ``owner``'s (the job was cancelled,
+        deleted, or requeued after expiry): the worker must stop.
+        """
+        now = time.time()
+        with self._transaction() as c:
+            sets, args = ["lease_expires = ?"], [now + lease_s]
+            if progress is not None:
+                sets += ["progress = ?", "message = ?"]
+                args += [float(progress), message or ""]
+            cur = c.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ? AND state = "
+                            "'RUNNING' AND lease_owner = ? AND lease_expires >= ?",
+                            args + [job_id, owner, now])
+            if cur.rowcount != 1:
+                return False
+            if progress is not None:
+                self._event(c, job_id, now)
+            return True
+
+    def release(self, job_id: str, owner: str, reason: str) -> bool:
+        """Give a RUNNING job back to the queue without using up an attempt (clean stop)."""
+        now = time.time()
+        with self._transaction() as c:
+            cur = c.execute("UPDATE jobs SET state = 'QUEUED', attempts = attempts - 1, "
+                            "lease_owner = NULL, lease_expires = NULL, message = ? WHERE "
+                            "id = ? AND state = 'RUNNING' AND lease_owner = ?",
+                            (reason, job_id, owner))
+            if cur.rowcount == 1:
+                self._event(c, job_id, now)
+            return cur.rowcount == 1
+
+    def release_owner(self, owner: str, reason: str) -> list[str]:
+        """Give every RUNNING job of ``owner`` back to the queue without using up an attempt
+        (its worker was stopped by the server); returns their ids."""
+        with self._lock:
+            rows = self._conn.execute("SELECT id FROM jobs WHERE state = 'RUNNING' AND "
+                                      "lease_owner = ?", (owner,)).fetchall()
+        return [r[0] for r in rows if self.release(r[0], owner, reason)]
+
+    def expire_owner(self, owner: str) -> list[str]:
+        """End the leases of a worker known to be dead and reap its jobs now."""
+        with self._transaction() as c:
+            c.execute("UPDATE jobs SET lease_expires = 0 WHERE state = 'RUNNING' AND "
+                      "lease_owner = ?", (owner,))
+            return self._reap(c, time.time())
+
+    def fail(self, job_id: str, owner: str, error: str) -> bool:
+        """Make ``owner``'s RUNNING job FAILED with ``error``; False if it is no longer his."""
+        now = time.time()
+        with self._transaction() as c:
+            cur = c.execute("UPDATE jobs SET state = 'FAILED', error = ?, message = 'failed', "
+                            "lease_owner = NULL, lease_expires = NULL, finished = ? WHERE "
+                            "id = ? AND state = 'RUNNING' AND lease_owner = ?",
+                            (error, now, job_id, owner))
+            if cur.rowcount == 1:
+                self._event(c, job_id, now)
+            return cur.rowcount == 1
+
+    def succeed(self, job_id: str, owner: str, attempt: int, result: Result) -> bool:
+        """Store ``result`` and make ``owner``'s RUNNING job SUCCEEDED.
+
+        The files go to ``results/<job id>/attempt-<n>/`` first; the job row and the result
+        row then change in one transaction, only while the lease is still ``owner``'s.
+        Returns False (and removes the files) when it no longer is.
+        """
+        directory = self.results_dir / job_id / f"attempt-{attempt}"
+        shutil.rmtree(directory, ignore_errors=True)
+        json_path = save_result(result, directory)
+        npz_path = json_path.with_suffix(".npz")
+        verdict = {"holds": result.verdict.holds, "rule": result.verdict.rule,
+                   "evidence": result.verdict.evidence}
+        metrics = result.to_json_dict()["metrics"]
+        now = time.time()
+        with self._transaction() as c:
+            cur = c.execute("UPDATE jobs SET state = 'SUCCEEDED', progress = 1, message = "
+                            "'succeeded', lease_owner = NULL, lease_expires = NULL, "
+                            "finished = ? WHERE id = ? AND state = 'RUNNING' AND "
+                            "lease_owner = ?", (now, job_id, owner))
+            won = cur.rowcount == 1
+            if won:
+                c.execute("INSERT OR REPLACE INTO job_results (job_id, metrics, verdict, "
+                          "json_path, json_sha256, npz_path, npz_sha256, created) VALUES "
+                          "(?, ?, ?, ?, ?, ?, ?, ?)",
+                          (job_id, json.dumps(metrics), json.dumps(verdict),
+                           str(json_path.relative_to(self.data_dir)), _sha256(json_path),
+                           str(npz_path.relative_to(self.data_dir)), _sha256(npz_path), now))
+                self._event(c, job_id, now)
+        if not won:
+            shutil.rmtree(directory, ignore_errors=True)
+        return won
+
+    # -- results ---------------------------------------------------------------------------
+
+    def result(self, job_id: str) -> Result:
+        """The stored Result of a SUCCEEDED job, its files checked against their SHA-256.
+
+        Raises
+        ------
+        JobNotFound
+            Unknown id.
+        JobStateError
+            The job has not succeeded.
+        ResultCorrupt
+            A file is missing or its checksum differs from the one stored.
+        """
+        with self._lock:
+            job = self._get(self._conn, job_id)
+            row = self._conn.execute("SELECT json_path, json_sha256, npz_path, npz_sha256 "
+                                     "FROM job_results WHERE job_id = ?",
+                                     (job_id,)).fetchone()
+        if job.state != "SUCCEEDED" or row is None:
+            raise JobStateError(f"job {job_id} is {job.state}; only a SUCCEEDED job has a "
+                                "result")
+        for rel, digest in ((row[0], row[1]), (row[2], row[3])):
+            path = self.data_dir / rel
+            try:
+                actual = _sha256(path)
+            except OSError as exc:
+                raise ResultCorrupt(f"result file {path} of job {job_id} cannot be read: "
+                                    f"{exc}") from exc
+            if actual != digest:
+                raise ResultCorrupt(f"result file {path} of job {job_id} has SHA-256 {actual}, "
+                                    f"stored {digest}")
+        return load_result(self.data_dir / row[0])

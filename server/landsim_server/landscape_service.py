@@ -1,0 +1,468 @@
+"""The LandscapeService servicer: thin glue between landsim.v1 messages and the library.
+
+Each method validates its request (arrays through :mod:`landsim_server.arrays`, the rest
+through :mod:`landsim_server.convert` and the library's own checks), runs the library
+function in a thread pool (the Numba kernels release the GIL; tiny evaluations run inline,
+see ``ServiceLimits.inline_floats``), and encodes the result.
+Between pieces of work it checks whether the call was cancelled or ran out of time, so
+an abandoned call stops after at most one block.
+
+Exactness: every result equals the library's on the same input, bit for bit. Evaluate,
+Project, Intersect, Section and Descend make one library call per request. StreamEvaluate
+evaluates rows in fixed blocks of ``max(1, block_floats // D)`` rows (the last block
+shorter), i.e. it returns ``geometry.evaluate(spec, X[i:i + rows])`` for each block; for
+axis-aligned landscapes that equals one call on the whole batch, for rotated ones (a
+BLAS product, whose rounding depends on the batch size) it can differ from it in the
+last bits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import grpc
+import numba
+import numpy as np
+
+from landsim import descent, geometry, paths
+from landsim.spec import LandscapeSpec
+from landsim.v1 import landscape_pb2 as pb
+from landsim.v1 import landscape_pb2_grpc
+
+from . import convert
+from .arrays import FLOAT_DTYPES, ChunkAssembler, from_ndarray, iter_chunks, to_ndarray
+from .errors import InvalidArgument, ResourceExhausted, grpc_errors, invalid_argument_from
+from .landscape_store import LandscapeStore
+
+__all__ = ["ServiceLimits", "LandscapeServicer", "add_landscape_service", "SERVICE_NAME"]
+
+#: Full name of the service (for health and reflection).
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["LandscapeService"].full_name
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Caps that keep one call from taking the server down.
+
+    Parameters
+    ----------
+    max_points : int
+        Most points in one call: the batch B of Evaluate, StreamEvaluate, Project and
+        Descend, the samples T of a path and the points of a grid; >= 1.
+    max_message_bytes : int
+        Largest message sent or received (the gRPC limit); a unary result larger than this
+        is RESOURCE_EXHAUSTED (stream it instead); >= 1024.
+    max_array_bytes : int
+        Largest single array decoded, assembled from a stream or built from a request
+        (e.g. the T x D points of a path); >= 1024.
+    chunk_bytes : int
+        Data per streamed NdArrayChunk; in [1024, max_message_bytes / 2].
+    block_floats : int
+        StreamEvaluate evaluates ``max(1, block_floats // D)`` rows per block; >= 1.
+    max_descent_work : int
+        Cap on ``steps * B * D`` of one Descend call; >= 1.
+    inline_floats : int
+        An Evaluate of at most this many coordinates (B * D) runs on the event-loop
+        thread with serial kernels instead of in the pool (a thread hop costs more); >= 0.
+    """
+
+    max_points: int = 1 << 20  # a million points
+    max_message_bytes: int = 64 << 20  # 64 MiB
+    max_array_bytes: int = 1 << 30  # 1 GiB
+    chunk_bytes: int = 1 << 20  # 1 MiB
+    block_floats: int = 1 << 20  # 8 MiB of float64 points per block
+    max_descent_work: int = 10**10  # about a minute of kernel time
+    inline_floats: int = 1 << 14  # ~30 us of kernel work: less than a thread hop
+
+    def __post_init__(self) -> None:
+        for name, low in (("max_points", 1), ("max_message_bytes", 1024),
+                          ("max_array_bytes", 1024), ("block_floats", 1),
+                          ("max_descent_work", 1), ("inline_floats", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not 1024 <= self.chunk_bytes <= self.max_message_bytes // 2:
+            raise ValueError(f"chunk_bytes must be in [1024, max_message_bytes / 2 = "
+                             f"{self.max_message_bytes // 2}], got {self.chunk_bytes!r}")
+
+
+def _checkpoint(context: grpc.aio.ServicerContext) -> None:
+    """Stop (CancelledError) if the client went away or the deadline passed."""
+    remaining = context.time_remaining()
+    if context.cancelled() or context.done() or (remaining is not None and remaining <= 0):
+        raise asyncio.CancelledError("the call was cancelled or its deadline passed")
+
+
+def _require(parent, name: str, field: str) -> None:
+    if not parent.HasField(name):
+        raise InvalidArgument(field, "is required")
+
+
+class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
+    """Implements landsim.v1.LandscapeService over a :class:`LandscapeStore`.
+
+    Parameters
+    ----------
+    store : LandscapeStore
+    executor : concurrent.futures.Executor
+        Thread pool for the library calls.
+    limits : ServiceLimits
+    """
+
+    def __init__(self, store: LandscapeStore, executor: Executor,
+                 limits: ServiceLimits | None = None) -> None:
+        self._store = store
+        self._executor = executor
+        self.limits = limits or ServiceLimits()
+
+    # ------------------------------------------------------------------ helpers
+    async def _call(self, context, fn, *args, **kwargs):
+        """Run ``fn`` in the thread pool after a cancellation/deadline check."""
+        _checkpoint(context)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def _kernel(self, context, floats: int, fn, *args, **kwargs):
+        """Run a kernel call: inline (on this thread, serial kernels) when it touches at
+        most ``limits.inline_floats`` coordinates, where a thread hop would cost more than
+        the work; else in the thread pool."""
+        if floats > self.limits.inline_floats:
+            return await self._call(context, fn, *args, **kwargs)
+        _checkpoint(context)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            numba.set_num_threads(previous)
+
+    async def _spec(self, context, landscape_id: str) -> LandscapeSpec:
+        LandscapeStore.check_id(landscape_id, "landscape_id")
+        spec = self._store.cached(landscape_id)
+        return spec if spec is not None else await self._call(context, self._store.spec,
+                                                               landscape_id)
+
+    def _count(self, field: str, n: int) -> None:
+        if n > self.limits.max_points:
+            raise ResourceExhausted(field, self.limits.max_points, n, "points in one call")
+
+    def _bytes(self, field: str, nbytes: int, limit: int, advice: str = "") -> None:
+        if nbytes > limit:
+            raise ResourceExhausted(field, limit, nbytes, advice)
+
+    def _array(self, parent, name: str, field: str, ndim: int, dtypes=FLOAT_DTYPES
+               ) -> np.ndarray:
+        _require(parent, name, field)
+        return from_ndarray(getattr(parent, name), field, dtypes, self.limits.max_array_bytes,
+                            ndim=ndim, finite=True)
+
+    def _points(self, parent, name: str, field: str, spec: LandscapeSpec) -> np.ndarray:
+        X = self._array(parent, name, field, 2)
+        if X.shape[1] != spec.dim or X.shape[0] < 1:
+            raise InvalidArgument(f"{field}.shape", f"must be (B, D={spec.dim}) with B >= 1, "
+                                                    f"got {list(X.shape)}")
+        self._count(field, X.shape[0])
+        return X
+
+    def _chunks(self, name: str, array, **kwargs) -> Iterator:
+        return iter_chunks(name, array, self.limits.chunk_bytes, **kwargs)
+
+    # ------------------------------------------------------------------ landscapes
+    @grpc_errors
+    async def CreateLandscape(self, request, context):
+        which = request.WhichOneof("source")
+        extra = None
+        if which == "spec":
+            spec = await self._call(context, convert.spec_from_proto, request.spec,
+                                    self.limits.max_array_bytes)
+        elif which == "random":
+            spec = await self._call(context, convert.random_from_proto, request.random,
+                                    self.limits.max_array_bytes)
+            extra = {"random": convert.random_to_meta(request.random)}
+        else:
+            raise InvalidArgument("source", "give spec or random")
+        record, _ = await self._call(context, self._store.create, spec, extra)
+        return convert.landscape_to_proto(record)
+
+    @grpc_errors
+    async def GetLandscape(self, request, context):
+        record = await self._call(context, self._store.get, request.id)
+        spec = await self._call(context, self._store.spec, request.id) \
+            if request.include_spec else None
+        return convert.landscape_to_proto(record, spec)
+
+    @grpc_errors
+    async def ListLandscapes(self, request, context):
+        records, token = await self._call(context, self._store.list, request.page_size,
+                                          request.page_token)
+        return pb.ListLandscapesResponse(
+            landscapes=[convert.landscape_to_proto(r) for r in records], next_page_token=token)
+
+    @grpc_errors
+    async def DeleteLandscape(self, request, context):
+        await self._call(context, self._store.delete, request.id)
+        return pb.DeleteLandscapeResponse()
+
+    # ------------------------------------------------------------------ evaluation
+    @grpc_errors
+    async def Evaluate(self, request, context):
+        spec = await self._spec(context, request.landscape_id)
+        X = self._points(request, "points", "points", spec)
+        B, D = X.shape
+        out_bytes = B * 16 + (X.nbytes if request.want_gradient else 0) + (
+            B * spec.n_wedges * 8 if request.want_wedge_losses else 0)
+        self._bytes("points", out_bytes + 4096, self.limits.max_message_bytes,
+                    "the response would exceed the message limit; use StreamEvaluate")
+        ev = await self._kernel(context, X.size, geometry.evaluate, spec, X,
+                                grad=request.want_gradient)
+        out = pb.EvaluateResponse(losses=to_ndarray(ev.loss), argmin=to_ndarray(ev.argmin))
+        if request.want_gradient:
+            out.gradients.CopyFrom(to_ndarray(ev.grad))
+        if request.want_wedge_losses:
+            out.wedge_losses.CopyFrom(to_ndarray(ev.wedge_losses))
+        return out
+
+    @grpc_errors
+    async def StreamEvaluate(self, request_iterator, context):
+        requests = request_iterator.__aiter__()
+        try:
+            first = await requests.__anext__()
+        except StopAsyncIteration:
+            raise InvalidArgument("header", "the stream ended before its header") from None
+        if first.WhichOneof("item") != "header":
+            raise InvalidArgument("header", "the first message must be a header")
+        header = first.header
+        spec = await self._spec(context, header.landscape_id)
+        points = ChunkAssembler("points", FLOAT_DTYPES, self.limits.max_array_bytes, ndim=2,
+                                finite=True)
+        done = 0
+        block = max(1, self.limits.block_floats // spec.dim)
+
+        async def results(stop: int) -> AsyncIterator[pb.StreamEvaluateResponse]:
+            nonlocal done
+            while done < stop:
+                end = min(stop, done + block)
+                X = points.rows(done, end)
+                ev = await self._call(context, geometry.evaluate, spec, X,
+                                      grad=header.want_gradient)
+                B = points.shape[0]
+                arrays = [("losses", ev.loss, (B,)), ("argmin", ev.argmin, (B,))]
+                if header.want_wedge_losses:
+                    arrays.append(("wedge_losses", ev.wedge_losses, (B, spec.n_wedges)))
+                if header.want_gradient:
+                    arrays.append(("gradients", ev.grad, (B, spec.dim)))
+                for name, a, shape in arrays:
+                    row_bytes = a.itemsize * (a.shape[1] if a.ndim == 2 else 1)
+                    for chunk in self._chunks(name, a, offset=done * row_bytes,
+                                              full_shape=shape):
+                        yield pb.StreamEvaluateResponse(chunk=chunk)
+                done = end
+
+        async for request in requests:
+            if request.WhichOneof("item") != "points":
+                raise InvalidArgument("header", "only the first message may be a header")
+            started = points.started
+            points.add(request.points)
+            if not started:
+                B, D = points.shape
+                if D != spec.dim or B < 1:
+                    raise InvalidArgument("points.shape", f"must be (B, D={spec.dim}) with "
+                                                          f"B >= 1, got {[B, D]}")
+                self._count("points", B)
+            ready = points.rows_ready
+            if ready - done >= block:
+                async for response in results(ready - (ready - done) % block):
+                    yield response
+        if not points.done:
+            points.array()  # raises InvalidArgument naming the missing bytes
+        async for response in results(points.shape[0]):
+            yield response
+
+    # ------------------------------------------------------------------ geometry
+    @grpc_errors
+    async def Project(self, request, context):
+        spec = await self._spec(context, request.landscape_id)
+        X = self._points(request, "points", "points", spec)
+        self._bytes("points", X.shape[0] * spec.dim * 8 + 4096, self.limits.max_message_bytes,
+                    "the response would exceed the message limit; send fewer points")
+        which = request.WhichOneof("target")
+        if which == "wedge":
+            with invalid_argument_from("wedge"):
+                Y = await self._call(context, geometry.project_onto_wedge, spec,
+                                     int(request.wedge), X)
+        elif which == "intersection":
+            with invalid_argument_from("intersection.wedges"):
+                Y = await self._call(context, geometry.project_onto_intersection, spec,
+                                     [int(k) for k in request.intersection.wedges], X)
+        else:
+            raise InvalidArgument("target", "give wedge or intersection")
+        return pb.ProjectResponse(points=to_ndarray(Y))
+
+    @grpc_errors
+    async def Intersect(self, request, context):
+        spec = await self._spec(context, request.landscape_id)
+        wedges = [int(k) for k in request.wedges]
+        with invalid_argument_from("wedges"):
+            inter = await self._call(context, geometry.intersection, spec, wedges)
+        out = pb.IntersectResponse(short_count=inter.short_count, long_dim=inter.long_dim,
+                                   expected_short_count=convert.expected_short_count(
+                                       spec, wedges))
+        if inter.axes is not None:
+            out.short_axes.CopyFrom(to_ndarray(inter.axes))
+        radius = request.radius if request.HasField("radius") else 1.0
+        if inter.long_dim > 0:
+            with invalid_argument_from("radius"):
+                point = await self._call(context, geometry.intersection_point, spec, wedges,
+                                         radius, seed=int(request.seed))
+            out.point.CopyFrom(to_ndarray(point))
+        return out
+
+    # ------------------------------------------------------------------ sections
+    def _sampling(self, msg, field: str):
+        which = msg.WhichOneof("sampling")
+        if which == "t":
+            t = from_ndarray(msg.t, f"{field}.t", ("float64",), self.limits.max_array_bytes,
+                             ndim=1, finite=True)
+            n = t.shape[0]
+        elif which == "num_t":
+            t = n = int(msg.num_t)
+        else:
+            raise InvalidArgument(field, "give t or num_t")
+        self._count(field, n)
+        return t, n
+
+    def _section_job(self, request, spec: LandscapeSpec):
+        """(function, args, field) computing the section's named result arrays."""
+        which = request.WhichOneof("section")
+        D = spec.dim
+        if which in ("line", "chain", "bezier"):
+            msg = getattr(request, which)
+            t, n = self._sampling(msg.sampling, f"{which}.sampling")
+            self._bytes(f"{which}.sampling", n * D * 8, self.limits.max_array_bytes,
+                        "the sampled path's points would be this many bytes")
+            if which == "line":
+                ends = [self._array(msg, k, f"line.{k}", 1) for k in ("a", "b")]
+                build = paths.line
+            elif which == "chain":
+                ends = [self._array(msg, "points", "chain.points", 2)]
+                build = paths.chain
+            else:
+                ends = [self._array(msg, k, f"bezier.{k}", 1) for k in ("a", "control", "b")]
+                build = paths.bezier
+            return _path_section, (spec, build, ends, t), which
+        if which == "simplex":
+            V = self._array(request.simplex, "vertices", "simplex.vertices", 2)
+            res = int(request.simplex.resolution)
+            if res < 1:
+                raise InvalidArgument("simplex.resolution", f"must be >= 1, got {res}")
+            n = math.comb(res + V.shape[0] - 1, V.shape[0] - 1)
+            self._count("simplex.resolution", n)
+            self._bytes("simplex.resolution", n * D * 8, self.limits.max_array_bytes,
+                        "the grid's points would be this many bytes")
+            return _simplex_section, (spec, V, res), which
+        if which == "plane":
+            msg = request.plane
+            origin, d1, d2 = (self._array(msg, k, f"plane.{k}", 1)
+                              for k in ("origin", "d1", "d2"))
+            alpha = self._array(msg, "alpha", "plane.alpha", 1) if msg.HasField("alpha") \
+                else None
+            beta = self._array(msg, "beta", "plane.beta", 1) if msg.HasField("beta") else None
+            resolution = int(msg.resolution) or 51
+            n = alpha.size * beta.size if alpha is not None and beta is not None \
+                else resolution**2
+            self._count("plane", n)
+            extent = msg.extent if msg.HasField("extent") else 1.0
+            return _plane_section, (spec, origin, d1, d2, extent, resolution, alpha, beta,
+                                    not msg.raw_directions), which
+        if which == "radial":
+            msg = request.radial
+            origin, d1, d2, radii, angles = (self._array(msg, k, f"radial.{k}", 1) for k in
+                                             ("origin", "d1", "d2", "radii", "angles"))
+            self._count("radial", radii.size * angles.size)
+            return _radial_section, (spec, origin, d1, d2, radii, angles), which
+        raise InvalidArgument("section", "give line, chain, bezier, simplex, plane or radial")
+
+    @grpc_errors
+    async def Section(self, request, context):
+        spec = await self._spec(context, request.landscape_id)
+        fn, args, field = self._section_job(request, spec)
+        with invalid_argument_from(field):
+            arrays = await self._call(context, fn, *args)
+        for name, array in arrays.items():
+            for chunk in self._chunks(name, array):
+                _checkpoint(context)
+                yield pb.SectionResponse(chunk=chunk)
+
+    # ------------------------------------------------------------------ descent
+    @grpc_errors
+    async def Descend(self, request, context):
+        spec = await self._spec(context, request.landscape_id)
+        which = request.WhichOneof("start")
+        if which == "x0":
+            X0 = self._points(request, "x0", "x0", spec)
+        elif which == "init":
+            init = request.init
+            self._count("init.n", init.n)
+            self._bytes("init.n", init.n * spec.dim * 8, self.limits.max_array_bytes)
+            with invalid_argument_from("init"):
+                X0 = await self._call(context, descent.init_at_radius, spec.dim, init.radius,
+                                      int(init.n), seed=int(init.seed))
+        else:
+            raise InvalidArgument("start", "give x0 or init")
+        config = convert.descent_config_from_proto(request.options)
+        B = X0.shape[0]
+        self._bytes("options.steps", config.steps * B * spec.dim, self.limits.max_descent_work,
+                    "steps * B * D of one Descend call")
+        self._bytes("x0", 4 * B * 8 + 4096, self.limits.max_message_bytes,
+                    "a trajectory record would exceed the message limit")
+        traj = await self._call(context, descent.descend, spec, X0, config,
+                                seed=int(request.seed))
+        for i in range(traj.n_records):
+            _checkpoint(context)
+            yield pb.DescendResponse(record=pb.DescentRecord(
+                step=int(traj.step[i]), loss=to_ndarray(traj.loss[i]),
+                radius=to_ndarray(traj.radius[i]), distance=to_ndarray(traj.distance[i]),
+                argmin=to_ndarray(traj.argmin[i])))
+        for name in ("final_x", "final_loss", "steps_taken", "reached", "reached_step"):
+            for chunk in self._chunks(name, getattr(traj, name)):
+                _checkpoint(context)
+                yield pb.DescendResponse(final=chunk)
+
+
+# ---------------------------------------------------------------------- section bodies
+def _path_section(spec, build, ends, t) -> dict[str, np.ndarray]:
+    points = build(*ends, t)
+    profile = paths.path_barrier(spec, points, t)
+    return {"t": profile.t, "loss": profile.loss, "excess": profile.excess,
+            "barrier": np.float64(profile.barrier), "argmax": np.int64(profile.argmax)}
+
+
+def _simplex_section(spec, vertices, resolution) -> dict[str, np.ndarray]:
+    weights = paths.simplex_grid(vertices.shape[0], resolution)
+    return {"weights": weights,
+            "loss": geometry.loss(spec, paths.simplex_points(vertices, weights))}
+
+
+def _plane_section(spec, origin, d1, d2, extent, resolution, alpha, beta, orthonormalise
+                   ) -> dict[str, np.ndarray]:
+    s = paths.plane_section(spec, origin, d1, d2, extent, resolution, alpha=alpha, beta=beta,
+                            orthonormalise=orthonormalise)
+    return {"alpha": s.alpha, "beta": s.beta, "e1": s.e1, "e2": s.e2, "loss": s.loss}
+
+
+def _radial_section(spec, origin, d1, d2, radii, angles) -> dict[str, np.ndarray]:
+    s = paths.radial_section(spec, origin, d1, d2, radii, angles)
+    return {"radii": s.radii, "angles": s.angles, "e1": s.e1, "e2": s.e2, "loss": s.loss}
+
+
+def add_landscape_service(server: grpc.aio.Server, store: LandscapeStore, executor: Executor,
+                          limits: ServiceLimits | None = None) -> LandscapeServicer:
+    """Register a :class:`LandscapeServicer` on ``server`` and return it."""
+    servicer = LandscapeServicer(store, executor, limits)
+    landscape_pb2_grpc.add_LandscapeServiceServicer_to_server(servicer, server)
+    return servicer

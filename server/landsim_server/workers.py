@@ -1,0 +1,238 @@
+"""Worker processes that run queued jobs.
+
+Each worker is a process of the ``spawn`` multiprocessing context running
+:func:`worker_main`: it warms up (Numba kernels for toy jobs, the torch registry for real
+ones), then loops until asked to stop: claim the oldest queued job of its kinds, run the
+experiment, store the result. While the experiment runs, a heartbeat thread renews the
+job's lease every third of the lease, and the experiment's ``progress(fraction, message)``
+records progress (renewing the lease too) and raises to abort the run when the job was
+cancelled or its lease lost, or when the worker is asked to stop (the job then goes back
+to the queue without using up an attempt). A worker killed outright leaves its lease to
+expire; the job is then queued again, or FAILED after ``max_attempts`` starts.
+
+Simulator workers take only toy jobs; the torch worker takes only real jobs, so torch is
+imported in that process alone and never in the server process.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+
+from .job_config import KINDS, build_config, resolve
+from .job_store import JobRecord, JobStore
+
+__all__ = ["WorkerSettings", "WorkerHandle", "worker_main", "run_job", "start_worker",
+           "new_owner", "warm_up", "error_summary"]
+
+_log = logging.getLogger(__name__)
+MAX_ERROR_CHARS = 4000  # longest error text stored for a FAILED job
+MAX_MESSAGE_CHARS = 500  # longest progress message stored
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How one worker process runs.
+
+    Attributes
+    ----------
+    data_dir : str
+        The server's data directory (database and result files).
+    owner : str
+        Unique name of this worker, written as the lease owner of its job.
+    kinds : tuple of str
+        Job kinds it takes: ("toy",) for simulator workers, ("real",) for the torch worker.
+    lease_s : float
+        Seconds a lease lasts without renewal, in [0.2, 3600].
+    poll_s : float
+        Seconds between claims while the queue is empty, in ]0, 60].
+    progress_interval_s : float
+        Least seconds between two stored progress reports, in [0, 60]; a report is stored
+        anyway when its fraction grew by >= 0.01 since the last one stored, or is 1.
+    """
+
+    data_dir: str
+    owner: str
+    kinds: tuple = ("toy",)
+    lease_s: float = 30.0
+    poll_s: float = 0.2
+    progress_interval_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data_dir, str) or not self.data_dir:
+            raise ValueError(f"data_dir must be a non-empty path string, got {self.data_dir!r}")
+        if not isinstance(self.owner, str) or not self.owner:
+            raise ValueError(f"owner must be a non-empty string, got {self.owner!r}")
+        kinds = tuple(self.kinds)
+        if not kinds or any(k not in KINDS for k in kinds):
+            raise ValueError(f"kinds must be a non-empty tuple of {KINDS}, got {self.kinds!r}")
+        object.__setattr__(self, "kinds", kinds)
+        for name, low, high, low_open in (("lease_s", 0.2, 3600.0, False),
+                                          ("poll_s", 0.0, 60.0, True),
+                                          ("progress_interval_s", 0.0, 60.0, False)):
+            v = getattr(self, name)
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                  and (v > low if low_open else v >= low) and v <= high)
+            if not ok:
+                raise ValueError(f"{name} must be a number in {']' if low_open else '['}"
+                                 f"{low:g}, {high:g}], got {v!r}")
+
+
+def new_owner(kind: str) -> str:
+    """A unique lease-owner name: ``<kind>-worker@<host>:<8 hex>``."""
+    return f"{kind}-worker@{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+def error_summary(exc: BaseException) -> str:
+    """The exception and the last frames of its traceback, at most 4000 characters."""
+    frames = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-6)
+    text = f"{type(exc).__name__}: {exc}\n" + "".join(frames)
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 3] + "..."
+
+
+class _Stopping(Exception):
+    """The worker was asked to stop: give the job back to the queue."""
+
+
+class _Aborted(Exception):
+    """The job is no longer this worker's (cancelled, deleted or lease lost)."""
+
+
+def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
+            stop: threading.Event | None = None) -> str:
+    """Run one claimed job to its end and record the outcome.
+
+    Parameters
+    ----------
+    store : JobStore
+    job : JobRecord
+        As returned by :meth:`JobStore.claim` for ``settings.owner``.
+    settings : WorkerSettings
+    stop : Event, optional
+        When set, the run stops at its next progress report and the job is requeued.
+
+    Returns
+    -------
+    str
+        "succeeded", "failed", "aborted" (cancelled or lease lost) or "released".
+    """
+    owner, lease_s = settings.owner, settings.lease_s
+    lost = threading.Event()
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(lease_s / 3):  # ends when the run ends (done is set)
+            if not store.renew(job.id, owner, lease_s):
+                lost.set()
+                return
+
+    last = [-math.inf, -math.inf]  # time and fraction of the last stored report
+
+    def progress(fraction: float, message: str) -> None:
+        if stop is not None and stop.is_set():
+            raise _Stopping()
+        if lost.is_set():
+            raise _Aborted()
+        now = time.monotonic()
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        # store at most one report per interval unless the fraction moved by >= 1%
+        if (fraction < 1.0 and now - last[0] < settings.progress_interval_s
+                and fraction - last[1] < 0.01):
+            return
+        last[0], last[1] = now, fraction
+        if not store.renew(job.id, owner, lease_s, fraction, str(message)[:MAX_MESSAGE_CHARS]):
+            lost.set()
+            raise _Aborted()
+
+    beat = threading.Thread(target=heartbeat, name=f"lease-{job.id[:8]}", daemon=True)
+    beat.start()
+    try:
+        module = resolve(job.kind, job.experiment)
+        config = build_config(module, job.config, job.quick)
+        result = module.run(config, seed=job.seed, progress=progress)
+        if lost.is_set():
+            raise _Aborted()
+        if store.succeed(job.id, owner, job.attempts, result):
+            return "succeeded"
+        return "aborted"
+    except _Stopping:
+        store.release(job.id, owner, "requeued: its worker was stopped")
+        return "released"
+    except _Aborted:
+        return "aborted"
+    except Exception as exc:  # the experiment failed: the job records why
+        store.fail(job.id, owner, error_summary(exc))
+        return "failed"
+    finally:
+        done.set()
+        beat.join()
+
+
+def warm_up(kinds: tuple) -> None:
+    """Compile (or load from cache) the Numba kernels, or import the torch registry."""
+    if "toy" in kinds:
+        import numpy as np
+
+        from landsim import geometry
+        from landsim.spec import random_landscape
+        spec = random_landscape(6, 2, 2, eps0=0.01, eps1=0.05, seed=0)
+        geometry.loss_and_grad(spec, np.ones((2, 6)))
+    if "real" in kinds:
+        try:
+            import landsim.real.experiments  # noqa: F401
+        except Exception as exc:  # jobs will fail with the reason when they are claimed
+            _log.warning("kind real is not available in the torch worker: %s", exc)
+
+
+def worker_main(settings: WorkerSettings, stop: threading.Event) -> None:
+    """Entry point of a worker process: warm up, then claim and run jobs until ``stop``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    warm_up(settings.kinds)
+    store = JobStore(settings.data_dir)
+    try:
+        while not stop.is_set():
+            job = store.claim(settings.owner, settings.kinds, settings.lease_s)
+            if job is None:
+                stop.wait(settings.poll_s)
+                continue
+            outcome = run_job(store, job, settings, stop)
+            _log.info("job %s %s", job.id, outcome)
+    finally:
+        store.close()
+
+
+@dataclass
+class WorkerHandle:
+    """A started worker process, its settings and its stop event."""
+
+    process: multiprocessing.process.BaseProcess
+    settings: WorkerSettings
+    stop: object  # multiprocessing Event
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        """SIGKILL the process (for tests of lost workers)."""
+        if self.process.pid is not None:
+            os.kill(self.process.pid, signal.SIGKILL)
+
+
+def start_worker(settings: WorkerSettings, stop=None) -> WorkerHandle:
+    """Start :func:`worker_main` in a new ``spawn`` process (``stop``: a shared Event)."""
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event() if stop is None else stop
+    process = ctx.Process(target=worker_main, args=(settings, stop),
+                          name=settings.owner, daemon=True)
+    process.start()
+    return WorkerHandle(process=process, settings=settings, stop=stop)
