@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["EXPERIMENT_IDS", "get"]
+__all__ = ["EXPERIMENT_IDS", "get", "load"]
 
 _MODULES = {
     "E1": "e1_init_to_optimum",
@@ -31,8 +31,14 @@ _MODULES = {
 EXPERIMENT_IDS = tuple(_MODULES)
 
 
-def get(experiment_id: str) -> ModuleType:
-    """The module of one claim, e.g. ``get("E3")``."""
+def load(package: str, experiment_id: str) -> ModuleType:
+    """The module of claim ``experiment_id`` in a registry package that follows the naming
+    of this one (``landsim.experiments`` or ``landsim.real.experiments``)."""
     if experiment_id not in _MODULES:
         raise ValueError(f"experiment must be one of {EXPERIMENT_IDS}, got {experiment_id!r}")
-    return importlib.import_module(f"{__name__}.{_MODULES[experiment_id]}")
+    return importlib.import_module(f"{package}.{_MODULES[experiment_id]}")
+
+
+def get(experiment_id: str) -> ModuleType:
+    """The module of one claim, e.g. ``get("E3")``."""
+    return load(__name__, experiment_id)
