@@ -33,3 +33,22 @@ class Timer:
     def done(self) -> dict[str, float]:
         """The phases plus "total" since the timer was made."""
         return {**self.timings, "total": time.perf_counter() - self.start}
+
+
+def check_landscape_fields(config, min_wedges: int = 1) -> None:
+    """Validate the landscape fields an experiment Config shares with the others.
+
+    ``dim`` (D) >= 2, ``n_wedges`` (K) >= ``min_wedges``, ``n_short`` (s) in [1, D - 1]
+    (a wedge needs at least one long direction), ``eps0`` and ``eps1`` >= 0. Raises
+    ValueError naming the bad value and the valid range.
+    """
+    from .._checks import int_at_least, real_in
+
+    int_at_least("dim", config.dim, 2)
+    int_at_least("n_wedges", config.n_wedges, min_wedges)
+    int_at_least("n_short", config.n_short, 1)
+    if config.n_short >= config.dim:
+        raise ValueError(f"n_short must be in [1, dim - 1 = {config.dim - 1}] (the wedge "
+                         f"needs a long direction), got {config.n_short}")
+    for name in ("eps0", "eps1"):
+        real_in(name, getattr(config, name), 0.0)

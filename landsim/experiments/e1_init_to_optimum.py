@@ -20,7 +20,7 @@ from .. import descent, geometry, paths
 from .._checks import int_at_least, real_in
 from ..results import Result, Verdict, make_result
 from ..spec import random_landscape
-from ._common import Progress, Timer, report
+from ._common import Progress, Timer, check_landscape_fields, report
 
 ID = "E1"
 TITLE = "Initialisation to optimum"
@@ -44,13 +44,10 @@ class Config:
     rise_tolerance: float = 0.01  # verdict: rise <= this fraction of the start loss
 
     def __post_init__(self) -> None:
-        for name in ("dim", "n_wedges", "n_short", "n_starts", "steps"):
+        check_landscape_fields(self)
+        for name in ("n_starts", "steps"):
             int_at_least(name, getattr(self, name), 1)
         int_at_least("line_points", self.line_points, 3)
-        if self.n_short > self.dim:
-            raise ValueError(f"n_short must be in [1, dim={self.dim}], got {self.n_short}")
-        for name in ("eps0", "eps1"):
-            real_in(name, getattr(self, name), 0.0)
         for name in ("radius", "lr", "target_loss"):
             real_in(name, getattr(self, name), 0.0, low_open=True)
         real_in("rise_tolerance", self.rise_tolerance, 0.0)

@@ -45,7 +45,7 @@ from .. import descent, geometry, paths
 from .._checks import as_generator, choice, int_at_least, real_in
 from ..results import Result, Verdict, make_result
 from ..spec import LandscapeSpec, random_landscape
-from ._common import Progress, Timer, report
+from ._common import Progress, Timer, check_landscape_fields, report
 
 ID = "E3"
 TITLE = "Tunnels between optima"
@@ -79,14 +79,13 @@ class Config:
     barrier_fraction: float = 0.01  # verdict: trained barrier <= this x line barrier
 
     def __post_init__(self) -> None:
-        for name in ("dim", "n_short", "descent_steps", "train_steps", "record_every"):
+        check_landscape_fields(self, min_wedges=2)
+        for name in ("descent_steps", "train_steps", "record_every"):
             int_at_least(name, getattr(self, name), 1)
-        for name in ("n_wedges", "n_starts", "train_samples"):
+        for name in ("n_starts", "train_samples"):
             int_at_least(name, getattr(self, name), 2)
         int_at_least("profile_points", self.profile_points, 3)
-        if self.n_short > self.dim:
-            raise ValueError(f"n_short must be in [1, dim={self.dim}], got {self.n_short}")
-        for name in ("eps0", "eps1", "min_line_barrier", "barrier_fraction"):
+        for name in ("min_line_barrier", "barrier_fraction"):
             real_in(name, getattr(self, name), 0.0)
         for name in ("radius", "descent_lr", "target_loss"):
             real_in(name, getattr(self, name), 0.0, low_open=True)

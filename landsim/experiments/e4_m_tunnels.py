@@ -64,7 +64,7 @@ from .. import descent, geometry, paths
 from .._checks import as_generator, int_at_least, real_in
 from ..results import Result, Verdict, make_result
 from ..spec import LandscapeSpec, random_landscape
-from ._common import Progress, Timer, report
+from ._common import Progress, Timer, check_landscape_fields, report
 
 ID = "E4"
 TITLE = "m-tunnels between m optima"
@@ -104,21 +104,17 @@ class Config:
     success_rate: float = 0.9  # rate a subspace dimension must reach
 
     def __post_init__(self) -> None:
-        for name in ("dim", "n_short", "train_steps", "threshold_seeds", "threshold_steps",
-                     "threshold_step"):
+        for name in ("train_steps", "threshold_seeds", "threshold_steps", "threshold_step"):
             int_at_least(name, getattr(self, name), 1)
         for name in ("train_samples", "threshold_samples"):
             int_at_least(name, getattr(self, name), 2)
         int_at_least("m_max", self.m_max, 3)
         if self.m_max > M_LIMIT:
             raise ValueError(f"m_max must be in [3, {M_LIMIT}], got {self.m_max}")
-        int_at_least("n_wedges", self.n_wedges, self.m_max)
-        if self.n_short > self.dim:
-            raise ValueError(f"n_short must be in [1, dim={self.dim}], got {self.n_short}")
+        check_landscape_fields(self, min_wedges=self.m_max)
         least = math.comb(self.m_max + 1, self.m_max - 1)  # resolution 2 at m_max
         int_at_least("grid_points", self.grid_points, least)
-        for name in ("eps0", "eps1", "tunnel_fraction"):
-            real_in(name, getattr(self, name), 0.0)
+        real_in("tunnel_fraction", self.tunnel_fraction, 0.0)
         real_in("radius", self.radius, 0.0, low_open=True)
         real_in("train_lr", self.train_lr, 0.0, 2.0, low_open=True)
         real_in("threshold_lr", self.threshold_lr, 0.0, low_open=True)

@@ -36,7 +36,7 @@ from .. import geometry, paths
 from .._checks import int_at_least, real_in
 from ..results import Result, Verdict, make_result
 from ..spec import random_landscape
-from ._common import Progress, Timer, report
+from ._common import Progress, Timer, check_landscape_fields, report
 
 ID = "E5"
 TITLE = "Radial tunnels in random sections"
@@ -61,19 +61,14 @@ class Config:
     min_r2: float = 0.9  # verdict: R^2 of the width-vs-radius line >= this
 
     def __post_init__(self) -> None:
-        int_at_least("dim", self.dim, 2)
-        for name in ("n_wedges", "n_short", "n_sections"):
-            int_at_least(name, getattr(self, name), 1)
+        check_landscape_fields(self)
+        int_at_least("n_sections", self.n_sections, 1)
         int_at_least("n_radii", self.n_radii, 3)
         int_at_least("n_angles", self.n_angles, 8)
         if self.n_angles % 2:
             raise ValueError(f"n_angles must be even (theta = 0 on the grid), got "
                              f"{self.n_angles}")
-        if self.n_short >= self.dim:
-            raise ValueError(f"n_short must be in [1, dim - 1 = {self.dim - 1}] (the wedge "
-                             f"needs a long direction), got {self.n_short}")
-        for name in ("eps0", "eps1", "low_loss"):
-            real_in(name, getattr(self, name), 0.0)
+        real_in("low_loss", self.low_loss, 0.0)
         for name in ("optimum_radius", "r_max"):
             real_in(name, getattr(self, name), 0.0, low_open=True)
         real_in("min_r2", self.min_r2, 0.0, 1.0, high_open=False)

@@ -37,7 +37,7 @@ from .. import descent, geometry
 from .._checks import int_at_least, real_in
 from ..results import Result, Verdict, make_result
 from ..spec import LandscapeSpec, random_landscape
-from ._common import Progress, Timer, report
+from ._common import Progress, Timer, check_landscape_fields, report
 
 ID = "E6"
 TITLE = "Weight averaging within and across wedges"
@@ -66,14 +66,10 @@ class Config:
     average_across_wedges_as_within: bool = False  # control: must make the claim fail
 
     def __post_init__(self) -> None:
-        for name in ("dim", "n_wedges", "n_short", "n_runs", "burn_in", "snapshot_every"):
+        check_landscape_fields(self)
+        for name in ("n_runs", "burn_in", "snapshot_every"):
             int_at_least(name, getattr(self, name), 1)
         int_at_least("n_snapshots", self.n_snapshots, 2)
-        if self.n_short >= self.dim:
-            raise ValueError(f"n_short must be in [1, dim - 1 = {self.dim - 1}] (the wedge "
-                             f"needs a long direction), got {self.n_short}")
-        for name in ("eps0", "eps1"):
-            real_in(name, getattr(self, name), 0.0)
         for name in ("radius", "lr", "noise_std"):
             real_in(name, getattr(self, name), 0.0, low_open=True)
         for name in ("low_loss_fraction", "high_loss_fraction"):

@@ -37,7 +37,7 @@ from .. import descent, geometry
 from .._checks import int_at_least, real_in
 from ..results import Result, Verdict, make_result
 from ..spec import random_landscape
-from ._common import Progress, Timer, report
+from ._common import Progress, Timer, check_landscape_fields, report
 from .e6_weight_averaging import wedge_depth
 
 ID = "E7"
@@ -69,13 +69,10 @@ class Config:
     min_abs_correlation: float = 0.5  # |Spearman rho| needed to count a direction
 
     def __post_init__(self) -> None:
-        for name in ("dim", "n_wedges", "n_short", "n_runs", "steps",
-                     "n_curvature_directions"):
+        check_landscape_fields(self)
+        for name in ("n_runs", "steps", "n_curvature_directions"):
             int_at_least(name, getattr(self, name), 1)
-        if self.n_short >= self.dim:
-            raise ValueError(f"n_short must be in [1, dim - 1 = {self.dim - 1}] (the wedge "
-                             f"needs a long direction), got {self.n_short}")
-        for name in ("eps0", "eps1", "noise_std", "l2"):
+        for name in ("noise_std", "l2"):
             real_in(name, getattr(self, name), 0.0)
         for name in ("radius", "lr"):
             real_in(name, getattr(self, name), 0.0, low_open=True)
