@@ -81,7 +81,10 @@ class InvalidArgument(ServiceError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
     def __init__(self, field: str, description: str) -> None:
-        super().__init__(f"{field}: {description}")
+        # Most descriptions already open with the field's name ("seed must be ..."); the
+        # message names the field once either way.
+        named = description.startswith(field.split(".")[-1].split("[")[0])
+        super().__init__(description if named else f"{field}: {description}")
         self.field = field
         self.description = description
 

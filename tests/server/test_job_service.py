@@ -351,9 +351,17 @@ def test_server_process_never_imports_torch(tmp_path):
                     try:
                         real = await stub.CreateJob(jobs_pb2.CreateJobRequest(
                             experiment_id="E1", kind=jobs_pb2.JOB_KIND_REAL, quick=True))
-                        await asyncio.sleep(1.0)
-                        await stub.CancelJob(jobs_pb2.CancelJobRequest(job_id=real.id))
                         out["real"] = "created"
+                        # the torch worker takes it (imports torch in its own process)
+                        async for event in stub.WatchJob(
+                                jobs_pb2.WatchJobRequest(job_id=real.id)):
+                            if event.job.state != jobs_pb2.JOB_STATE_QUEUED:
+                                break
+                        try:  # it may end (e.g. fail) before the cancel arrives
+                            await stub.CancelJob(jobs_pb2.CancelJobRequest(job_id=real.id))
+                        except grpc.aio.AioRpcError as exc:
+                            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                                raise
                     except grpc.aio.AioRpcError as exc:
                         out["real"] = exc.details()
                 out["kinds"] = sorted(w.settings.kinds[0] for w in running.jobs.workers
