@@ -5,14 +5,18 @@ the short-direction count of m-wedge intersections beside D(1 - (1 - s/D)^m), de
 the union, the barrier of a straight line between two optima beside the barrier of a
 tunnel through their intersection, and the width of the low-loss set in a radial section.
 
-``landsim reproduce`` runs the claims E1..E7 (``--quick`` for the small configs), stores
-each result and builds the report; ``landsim report DIR`` rebuilds the report from the
-results stored in DIR without recomputing anything.
+``landsim reproduce`` runs the claims E1..E7 on the toy landscape (``--quick`` for the
+small configs), stores each result and builds the report; ``landsim reproduce --real
+[--device cuda]`` runs the same claims on trained networks instead (PyTorch, imported only
+then). Results of both kinds stored in one ``--out`` directory are reported side by side.
+``landsim report DIR`` rebuilds the report from the results stored in DIR without
+recomputing anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -120,15 +124,44 @@ class ProgressLine:
         self.stream.flush()
 
 
+#: Shown when ``--real`` is asked for without PyTorch.
+TORCH_MISSING = ("landsim reproduce --real needs PyTorch, which is not installed: "
+                 "pip install landsim[torch]")
+
+
+def _real_registry(device: str, err: TextIO):
+    """The real-network registry, or None after writing why it cannot run on ``device``."""
+    try:
+        import torch
+    except ImportError as exc:
+        err.write(f"error: {TORCH_MISSING} ({exc})\n")
+        return None
+    if device == "cuda" and not torch.cuda.is_available():
+        err.write("error: --device cuda was requested but torch.cuda.is_available() is False "
+                  "on this machine; use --device cpu\n")
+        return None
+    try:
+        from .real import experiments as registry
+    except ImportError as exc:  # e.g. scikit-learn missing
+        err.write(f"error: {TORCH_MISSING} ({type(exc).__name__}: {exc})\n")
+        return None
+    return registry
+
+
 def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
                   strict: bool, stream: TextIO | None = None, err: TextIO | None = None,
-                  tty: bool | None = None) -> int:
+                  tty: bool | None = None, real: bool = False, device: str = "cpu") -> int:
     """Run the experiments ``ids``, save each result into ``out`` and build the report.
 
-    Returns the exit status: 2 if an experiment (or the report) raised, else 1 if
-    ``strict`` and a claim does not hold, else 0.
+    With ``real`` the claims run on trained networks (:mod:`landsim.real.experiments`,
+    each config's ``device`` set to ``device``) instead of the toy landscape; torch is
+    imported only then. The report covers every result in ``out``, so toy and real results
+    stored there side by side are reported side by side.
+
+    Returns the exit status: 2 if an experiment (or the report) raised, or the real suite
+    cannot run (no PyTorch, no CUDA), else 1 if ``strict`` and a claim does not hold,
+    else 0.
     """
-    from . import experiments
     from .report import build_report
     from .results import save_result
 
@@ -136,15 +169,26 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
     err = sys.stderr if err is None else err
     if tty is None:
         tty = bool(getattr(stream, "isatty", lambda: False)())
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be one of ('cpu', 'cuda'), got {device!r}")
+    if real:
+        registry = _real_registry(device, err)
+        if registry is None:
+            err.flush()
+            return 2
+    else:
+        from . import experiments as registry
     out = Path(out)
     size = "quick" if quick else "default"
-    stream.write(f"reproducing {', '.join(ids)} ({size} configs, seed {seed}) into {out}\n")
+    suite = f"real networks on {device}" if real else "toy landscape"
+    stream.write(f"reproducing {', '.join(ids)} ({suite}, {size} configs, seed {seed}) "
+                 f"into {out}\n")
     failed: dict[str, str] = {}
     not_holding: list[str] = []
     for eid in ids:
         progress = ProgressLine(eid, stream, tty)
         try:
-            module = experiments.get(eid)
+            module = registry.get(eid)
         except Exception as exc:  # e.g. a claim whose module is not written yet
             progress.finish(f"FAILED: the module could not be imported ({exc})")
             failed[eid] = f"not importable: {type(exc).__name__}: {exc}"
@@ -153,6 +197,8 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
             continue
         try:
             config = module.quick_config() if quick else module.Config()
+            if real:
+                config = dataclasses.replace(config, device=device)
             result = module.run(config=config, seed=seed, progress=progress)
             path = save_result(result, out)
         except Exception as exc:
@@ -313,6 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="directory for the results and the report (default: %(default)s)")
     rep.add_argument("--strict", action="store_true",
                      help="exit with status 1 if any claim does not hold")
+    rep.add_argument("--real", action="store_true",
+                     help="run the claims on trained networks instead of the toy landscape "
+                          "(needs pip install landsim[torch]); store both kinds in one --out "
+                          "to see them side by side")
+    rep.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                     help="where the real networks run (with --real; default: cpu)")
 
     rpt = sub.add_parser("report", help="rebuild the report from stored results")
     rpt.add_argument("dir", help="directory of stored results")
@@ -331,8 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "reproduce":
         from .experiments import EXPERIMENT_IDS
 
+        if args.device is not None and not args.real:
+            rep.error("--device applies to the real-network suite: use it with --real "
+                      "(the toy suite runs on the CPU)")
         return run_reproduce(args.only or EXPERIMENT_IDS, args.quick, args.seed, args.out,
-                             args.strict)
+                             args.strict, real=args.real, device=args.device or "cpu")
     if args.command == "report":
         return run_report(args.dir, args.out)
     if args.command == "demo":

@@ -55,6 +55,10 @@ PROJECTION_KINDS = ("dense", "sparse")
 
 # A map from the optimised variables Z (B, p) to points X (B, D) or back for gradients.
 _Map = Callable[[np.ndarray], np.ndarray]
+#: ``callback(step, losses)`` of :func:`descend`: losses (B,); False stops the run.
+StepCallback = Callable[[int, np.ndarray], "bool | None"]
+#: ``on_record(step, loss, radius, distance, argmin)`` of :func:`descend`, arrays (B,).
+RecordCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], "bool | None"]
 
 
 # ------------------------------------------------------------------------ validation
@@ -279,15 +283,20 @@ class ThresholdResult:
 
 # ------------------------------------------------------------------------ optimiser core
 class _Recorder:
-    """Collects the per-record arrays of a batch of runs."""
+    """Collects the per-record arrays of a batch of runs (and passes each to ``on_record``
+    as it is made)."""
 
-    def __init__(self, x_start: np.ndarray) -> None:
+    def __init__(self, x_start: np.ndarray, on_record: RecordCallback | None = None) -> None:
         self.x_start = x_start
+        self.on_record = on_record
         self.rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def add(self, step: int, loss: np.ndarray, X: np.ndarray, argmin: np.ndarray) -> None:
-        self.rows.append((step, loss.copy(), np.linalg.norm(X, axis=1),
-                          np.linalg.norm(X - self.x_start, axis=1), argmin.copy()))
+    def add(self, step: int, loss: np.ndarray, X: np.ndarray, argmin: np.ndarray) -> bool:
+        """Record; returns False when ``on_record`` asks to stop."""
+        row = (step, loss.copy(), np.linalg.norm(X, axis=1),
+               np.linalg.norm(X - self.x_start, axis=1), argmin.copy())
+        self.rows.append(row)
+        return self.on_record is None or self.on_record(*row) is not False
 
     def arrays(self) -> dict[str, np.ndarray]:
         step, loss, radius, distance, argmin = zip(*self.rows)
@@ -328,13 +337,15 @@ def _gradient(cfg: DescentConfig, grad_x: np.ndarray, X: np.ndarray, pull: _Map,
 
 
 def _optimise(spec: LandscapeSpec, Z: np.ndarray, lift: _Map, pull: _Map,
-              cfg: DescentConfig, rng: np.random.Generator) -> tuple[Trajectory, np.ndarray]:
+              cfg: DescentConfig, rng: np.random.Generator,
+              callback: StepCallback | None = None, callback_every: int = 1,
+              on_record: RecordCallback | None = None) -> tuple[Trajectory, np.ndarray]:
     """Run ``cfg`` on the variables Z (B, p), with points X = lift(Z) (B, D).
 
     One ``geometry.evaluate`` call per step for the whole batch. Runs that reach the
-    target are frozen (their rows stop changing); the loop ends when every run is frozen
-    or after ``cfg.steps`` updates. Returns the trajectory and the final Z (Z is updated
-    in place).
+    target are frozen (their rows stop changing); the loop ends when every run is frozen,
+    after ``cfg.steps`` updates, or when ``callback`` or ``on_record`` returns False (see
+    :func:`descend`). Returns the trajectory and the final Z (Z is updated in place).
     """
     X = lift(Z)
     ev = geometry.evaluate(spec, X, grad=True)
@@ -343,11 +354,12 @@ def _optimise(spec: LandscapeSpec, Z: np.ndarray, lift: _Map, pull: _Map,
     active = ev.loss > target
     reached_step = np.where(active, -1, 0).astype(np.int64)
     steps_taken = np.zeros(B, dtype=np.int64)
-    recorder = _Recorder(X.copy())
-    recorder.add(0, ev.loss, X, ev.argmin)
+    recorder = _Recorder(X.copy(), on_record)
+    go = callback is None or callback(0, ev.loss.copy()) is not False
+    go = recorder.add(0, ev.loss, X, ev.argmin) and go
     state: dict[str, np.ndarray] = {}
     t = 0
-    while t < cfg.steps and active.any():
+    while go and t < cfg.steps and active.any():
         delta = _direction(cfg, _gradient(cfg, ev.grad, X, pull, rng), state, t + 1)
         if active.all():
             Z -= delta
@@ -360,8 +372,11 @@ def _optimise(spec: LandscapeSpec, Z: np.ndarray, lift: _Map, pull: _Map,
         newly = active & (ev.loss <= target)
         reached_step[newly] = t
         active &= ~newly
-        if t % cfg.record_every == 0 or t == cfg.steps or not active.any():
-            recorder.add(t, ev.loss, X, ev.argmin)
+        last = t == cfg.steps or not active.any()
+        if callback is not None and (t % callback_every == 0 or last):
+            go = callback(t, ev.loss.copy()) is not False
+        if t % cfg.record_every == 0 or last or not go:
+            go = recorder.add(t, ev.loss, X, ev.argmin) and go
     traj = Trajectory(**{k: _readonly(v) for k, v in recorder.arrays().items()},
                       final_x=_readonly(X), final_loss=_readonly(ev.loss.copy()),
                       steps_taken=_readonly(steps_taken), reached=_readonly(reached_step >= 0),
@@ -410,7 +425,9 @@ def init_at_radius(dim: int, radius: float, n: int = 1,
 
 
 def descend(spec: LandscapeSpec, x0: Any, config: DescentConfig | None = None,
-            seed: int | np.random.Generator | None = 0) -> Trajectory:
+            seed: int | np.random.Generator | None = 0, *,
+            callback: StepCallback | None = None, callback_every: int = 1,
+            on_record: RecordCallback | None = None) -> Trajectory:
     """Run an optimiser on a batch of independent runs and record their trajectories.
 
     Parameters
@@ -423,16 +440,51 @@ def descend(spec: LandscapeSpec, x0: Any, config: DescentConfig | None = None,
     seed : int, numpy.random.Generator or None
         Seed of the gradient noise (unused without noise). The same seed gives a
         bit-identical trajectory.
+    callback : callable, optional
+        ``callback(step, losses)``, called at step 0, every ``callback_every`` steps and
+        at the last step, with the step index and a copy of the landscape losses L(x)
+        (float64, shape (B,)) at that step, the same values as the trajectory's
+        ``loss`` where a record is made. Returning False stops the run (see below); any
+        other value (None) lets it go on. Progress reports, live plots, cancellation.
+    callback_every : int
+        Steps between calls of ``callback``, >= 1.
+    on_record : callable, optional
+        ``on_record(step, loss, radius, distance, argmin)``, called with every record
+        of the trajectory as soon as it is made (the arrays of one row of
+        :class:`Trajectory`, shape (B,)); returning False stops the run. Streams a
+        trajectory while it is computed.
 
     Returns
     -------
     Trajectory
         Records of shape (n_records, B), final points (B, D) and per-run stop data.
+        A run stopped by ``callback`` or ``on_record`` at step t ends as if ``steps``
+        were t: its last record is step t, ``final_x`` is the point at step t and
+        ``steps_taken`` counts the updates made.
+
+    Notes
+    -----
+    The callbacks run on the caller's thread, between steps; they see copies, so they
+    cannot change the run, and without them (the default) the loop is exactly the
+    same (same numerics, same speed). A callback that raises aborts the run with that
+    exception.
+
+    Example
+    -------
+    >>> seen = []
+    >>> traj = descend(spec, x0, callback=lambda t, loss: seen.append(loss.min()))
     """
     spec = check_spec(spec)
     cfg = _config(config)
     X0 = _points(spec, x0)
-    traj, _ = _optimise(spec, X0, _identity, _identity, cfg, as_generator(seed))
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
+    if on_record is not None and not callable(on_record):
+        raise ValueError(f"on_record must be callable or None, got "
+                         f"{type(on_record).__name__}")
+    callback_every = int_at_least("callback_every", callback_every, 1)
+    traj, _ = _optimise(spec, X0, _identity, _identity, cfg, as_generator(seed),
+                        callback, callback_every, on_record)
     return traj
 
 

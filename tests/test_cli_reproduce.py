@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,3 +216,142 @@ def test_report_command_without_results_exits_2(make_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "landsim report: error:" in err and str(d) in err
     assert not (d / "report.html").exists()
+
+
+# --------------------------------------------------------------------------------------
+# --real: the real-network suite
+
+
+def fake_real_module(eid: str, holds: bool = True):
+    """A stand-in real-network module: its Config has a device, its results kind "real"."""
+    mod = types.ModuleType(f"fake_real_{eid}")
+
+    @dataclass(frozen=True)
+    class Config:
+        size: int = 10
+        device: str = "cpu"
+
+    def run(config=None, seed=0, progress=None):
+        cfg = config or Config()
+        if progress:
+            progress(0.5, "training")
+        return make_result(eid, cfg, seed, {"x": float(cfg.size)}, {"y": np.arange(3.0)},
+                           Verdict(holds, "x > 0", f"real {eid}: x was {cfg.size}."),
+                           {"total": 0.01}, kind="real")
+
+    mod.ID, mod.TITLE, mod.CLAIM = eid, f"Fake real {eid}", f"Real claim of {eid}."
+    mod.Config, mod.run = Config, run
+    mod.plot = lambda result, fig: fig.subplots().plot(result.series["y"])
+    mod.quick_config = lambda: Config(size=2)
+    mod.smoke_config = lambda: Config(size=1)
+    return mod
+
+
+@pytest.fixture
+def real_fakes(monkeypatch):
+    """Replace the real-network registry with fake modules; returns the dict."""
+    pytest.importorskip("torch")
+    from landsim.real import experiments as real_experiments
+
+    mods = {eid: fake_real_module(eid) for eid in experiments.EXPERIMENT_IDS}
+
+    def get(eid):
+        if eid not in mods:
+            raise ValueError(f"unknown {eid}")
+        return mods[eid]
+
+    monkeypatch.setattr(real_experiments, "get", get)
+    return mods
+
+
+def test_real_runs_the_real_suite_only(fakes, real_fakes, tmp_path, capsys):
+    fakes["E5"] = fake_module("E5", error=AssertionError("the toy suite must not run"))
+    assert cli.main(["reproduce", "--real", "--quick", "--only", "E5,E7", "--out",
+                     str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["E5-real-seed0.json",
+                                                              "E7-real-seed0.json"]
+    result = load_result(tmp_path / "E5-real-seed0.json")
+    assert result.kind == "real" and result.config == {"size": 2, "device": "cpu"}
+    out = capsys.readouterr().out
+    assert "(real networks on cpu, quick configs, seed 0)" in out
+    assert "real E5: x was 2." in (tmp_path / "report.html").read_text()
+
+
+def test_toy_then_real_into_one_dir_reports_side_by_side(fakes, real_fakes, tmp_path):
+    real_fakes["E2"] = fake_real_module("E2", holds=False)
+    assert cli.main(["reproduce", "--only", "E1,E2", "--out", str(tmp_path)]) == 0
+    assert cli.main(["reproduce", "--real", "--only", "E2", "--out", str(tmp_path)]) == 0
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == [
+        "E1-toy-seed0", "E2-real-seed0", "E2-toy-seed0"]
+    html = (tmp_path / "report.html").read_text()
+    assert '<section id="claim-E2-seed0">' in html and 'class="pair"' in html
+    assert "<th>Toy model</th><th>Real network</th>" in html
+    assert "E2: x was 10." in html and "real E2: x was 10." in html
+    md = (tmp_path / "report.md").read_text()
+    assert "| E2 | Fake E2 (seed 0) | holds | E2: x was 10. | does not hold | " \
+           "real E2: x was 10. |" in md
+
+
+def test_device_is_passed_to_every_real_config(real_fakes, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cli.main(["reproduce", "--real", "--device", "cuda", "--only", "E3", "--out",
+                     str(tmp_path)]) == 0
+    assert load_result(tmp_path / "E3-real-seed0.json").config["device"] == "cuda"
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(real_fakes, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli.main(["reproduce", "--real", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "torch.cuda.is_available() is False" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_device_without_real_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "--device", "cuda", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "--device applies to the real-network suite: use it with --real" in \
+        capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["reproduce", "--real", "--device", "tpu"])
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err
+
+
+def test_real_without_torch_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    assert cli.main(["reproduce", "--real", "--quick", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "landsim reproduce --real needs PyTorch, which is not installed: " \
+           "pip install landsim[torch]" in err
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+def test_real_end_to_end_with_a_real_module(tmp_path, monkeypatch):
+    """A genuine real-network experiment (E5 at its smoke size) through the command."""
+    pytest.importorskip("torch")
+    from landsim.real import experiments as real_experiments
+
+    e5 = real_experiments.get("E5")
+    monkeypatch.setattr(e5, "quick_config", e5.smoke_config)
+    assert cli.main(["reproduce", "--real", "--quick", "--only", "E5", "--out",
+                     str(tmp_path)]) == 0
+    result = load_result(tmp_path / "E5-real-seed0.json")
+    assert result.kind == "real" and result.config["device"] == "cpu"
+    assert result.config["n_angles"] == e5.smoke_config().n_angles
+    assert (tmp_path / "figures" / "E5-real-seed0.png").exists()
+
+
+def test_toy_reproduce_does_not_import_torch(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; from landsim import cli; "
+            f"rc = cli.main(['reproduce', '--quick', '--only', 'E1', '--out', {str(tmp_path)!r}]); "
+            "assert rc == 0, rc; "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert 'landsim.real' not in sys.modules, 'landsim.real imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(root)})
+    assert (tmp_path / "E1-toy-seed0.json").exists() and (tmp_path / "report.html").exists()

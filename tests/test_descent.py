@@ -218,6 +218,45 @@ def test_descend_rejects(easy):
         De.descend(easy, np.zeros(DIM), seed=-1)
 
 
+def test_callback_sees_the_trajectory_losses_and_can_stop_the_run(easy):
+    x0 = De.init_at_radius(DIM, 4.0, 3, seed=12)
+    cfg = De.DescentConfig(optimizer="sgd", lr=0.05, steps=53, noise_std=0.3, record_every=5)
+    plain = De.descend(easy, x0, cfg, seed=7)
+    seen, records = {}, []
+
+    def callback(step, losses):
+        assert losses.shape == (3,) and losses.dtype == np.float64
+        seen[step] = losses
+
+    traj = De.descend(easy, x0, cfg, seed=7, callback=callback, callback_every=5,
+                      on_record=lambda *row: records.append(row))
+    assert sorted(seen) == traj.step.tolist() == list(range(0, 51, 5)) + [53]
+    for i, step in enumerate(traj.step):
+        np.testing.assert_array_equal(seen[int(step)], traj.loss[i])  # same values
+        for j, name in enumerate(("step", "loss", "radius", "distance", "argmin")):
+            np.testing.assert_array_equal(records[i][j], getattr(traj, name)[i])
+    for name in ("step", "loss", "radius", "distance", "argmin", "final_x", "final_loss",
+                 "steps_taken", "reached", "reached_step"):  # callbacks change nothing
+        assert np.array_equal(getattr(traj, name), getattr(plain, name)), name
+    every = []
+    De.descend(easy, x0, cfg, seed=7, callback=lambda t, loss: every.append(t))
+    assert every == list(range(54))  # callback_every = 1: every step
+
+    # returning False stops the run at that step, recorded, as if steps were that step
+    stopped = De.descend(easy, x0, cfg, seed=7, callback=lambda t, loss: t < 12)
+    short = De.descend(easy, x0, cfg.replace(steps=12), seed=7)
+    assert stopped.step.tolist() == [0, 5, 10, 12] and stopped.steps_taken.tolist() == [12] * 3
+    np.testing.assert_array_equal(stopped.final_x, short.final_x)
+    np.testing.assert_array_equal(stopped.loss, short.loss)
+    at_record = De.descend(easy, x0, cfg, seed=7, on_record=lambda step, *_: step < 10)
+    assert at_record.step.tolist() == [0, 5, 10]
+    assert De.descend(easy, x0, cfg, callback=lambda t, loss: False).step.tolist() == [0]
+    with pytest.raises(ValueError, match="callback_every must be"):
+        De.descend(easy, x0, cfg, callback=print, callback_every=0)
+    with pytest.raises(ValueError, match="callback must be callable"):
+        De.descend(easy, x0, cfg, callback=3)
+
+
 # ------------------------------------------------------------------------ starts
 def test_init_at_radius_norms_and_centre():
     X = De.init_at_radius(50, 7.5, 20, seed=1)

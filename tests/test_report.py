@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,112 @@ def test_import_landsim_does_not_import_matplotlib():
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
                    env={**os.environ, "PYTHONPATH": str(root)})
+
+
+# --------------------------------------------------------------------------------------
+# toy and real results side by side
+
+REAL_EVIDENCE = "the trained network's barrier was 0.3 > 0.1."
+
+
+def fake_real(eid: str = "E1", holds: bool = False, seed: int = 0):
+    """A stored-looking real-network result drawn by :func:`fake_real_module`."""
+    return make_result(eid, {"device": "cpu", "width": 32}, seed, {"barrier": 0.3},
+                       {"y": np.arange(4.0)}, Verdict(holds, "barrier <= 0.1", REAL_EVIDENCE),
+                       {"training": 1.5, "total": 2.0}, kind="real")
+
+
+@pytest.fixture
+def real_registry(monkeypatch):
+    """Replace the real-network registry with fake modules that draw series "y"."""
+    pytest.importorskip("torch")
+    from landsim.real import experiments as real_experiments
+
+    def get(eid):
+        mod = types.ModuleType(f"fake_real_{eid}")
+        mod.ID, mod.TITLE, mod.CLAIM = eid, f"Real title of {eid}", f"Real claim of {eid}."
+        mod.plot = lambda result, fig: fig.subplots().plot(result.series["y"])
+        return mod
+
+    monkeypatch.setattr(real_experiments, "get", get)
+    return get
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_toy_and_real_results_are_side_by_side(tmp_path, real_registry):
+    d = tmp_path / "results"
+    save_result(fake_e1(), d)  # E1 toy holds
+    save_result(fake_real("E1", holds=False), d)  # E1 real does not hold
+    save_result(fake_real("E3", holds=True), d)  # E3 real only
+    html_path, md_path = build_report(d)
+    text = html_path.read_text()
+    # one section for E1 with both kinds, its figures side by side at PAIR_FIGSIZE
+    e1 = text[text.index('<section id="claim-E1-seed0">'):]
+    e1 = e1[:e1.index("</section>")]
+    assert e1.index('id="claim-E1-toy-seed0"') < e1.index('id="claim-E1-real-seed0"')
+    assert 'class="pair"' in e1 and e1.count('class="col"') == 2
+    pngs = _pngs(e1)
+    assert len(pngs) == 2
+    from landsim.report import DPI, PAIR_FIGSIZE
+    assert all(_png_size(p) == (round(PAIR_FIGSIZE[0] * DPI), round(PAIR_FIGSIZE[1] * DPI))
+               for p in pngs)
+    assert EVIDENCE in e1 and html.escape(REAL_EVIDENCE) in e1
+    assert 'class="verdict ok"' in e1 and 'class="verdict bad"' in e1
+    assert E1.CLAIM in e1 and "Real claim of E1." in e1
+    assert "Real network: Real title of E1" in e1
+    assert "E1-toy-seed0.json" in e1 and "E1-real-seed0.json" in e1
+    # the E3 real-only result keeps the single layout, at the full size
+    assert 'id="claim-E3-real-seed0"' in text
+    assert _png_size(_pngs(text[text.index('id="claim-E3-real-seed0"'):])[0]) == (1200, 400)
+    # the summary lists both verdicts of every claim
+    summary = text[text.index('<table class="summary">'):]
+    summary = summary[:summary.index("</table>")]
+    assert "<th>Toy model</th><th>Real network</th>" in summary
+    rows = re.findall(r"<tr>.*?</tr>", summary)[1:]
+    assert len(rows) == 2
+    assert "badge ok" in rows[0] and "badge bad" in rows[0]
+    assert html.escape(REAL_EVIDENCE) in rows[0]
+    assert 'href="#claim-E1-seed0"' in rows[0]
+    assert "no result" in rows[1] and "badge ok" in rows[1]  # E3: no toy result
+    assert "2 of 3 results hold their claim (toy: 1 of 1, real: 1 of 2)" in text
+    assert "No toy result for: E2, E3, E4, E5, E6, E7; no real result for: E2" in text
+
+    md = md_path.read_text()
+    assert ("| Claim | Title | Toy model | Toy evidence | Real network | Real evidence |"
+            in md)
+    assert (f"| E1 | Initialisation to optimum (seed 0) | holds | {EVIDENCE} | does not hold "
+            f"| {html.escape(REAL_EVIDENCE, quote=False)} |") in md
+    assert "## E1 · Initialisation to optimum (seed 0): toy model holds, real network " \
+           "does not hold" in md
+    refs = re.findall(r'<img src="([^"]+)"', md)
+    assert refs == ["figures/E1-toy-seed0.png", "figures/E1-real-seed0.png"]
+    assert all((md_path.parent / ref).read_bytes().startswith(b"\x89PNG") for ref in refs)
+    assert "| Verdict | ✅ holds | ❌ does not hold |" in md
+    assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md) == ["figures/E3-real-seed0.png"]
+
+
+def test_real_only_results_keep_the_single_layout(tmp_path, real_registry):
+    d = tmp_path / "results"
+    save_result(fake_real("E2", holds=True), d)
+    text = build_report(d)[0].read_text()
+    assert 'class="pair"' not in text
+    assert "<th>Verdict</th><th>Evidence</th>" in text
+    assert "real, seed 0" in text and "Real claim of E2." in text
+    assert len(_pngs(text)) == 1
+
+
+def test_a_real_result_without_torch_leaves_a_note(tmp_path, monkeypatch):
+    d = tmp_path / "results"
+    save_result(fake_e1(), d)
+    save_result(fake_real("E1"), d)
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails, as without torch
+    html_path, md_path = build_report(d)
+    text = html_path.read_text()
+    assert "The experiment module could not be imported" in text
+    assert "pip install landsim[torch]" in text
+    assert len(_pngs(text)) == 1  # the toy figure is still drawn
+    assert html.escape(REAL_EVIDENCE) in text
+    assert "pip install landsim[torch]" in md_path.read_text()

@@ -9,7 +9,9 @@ first carries dtype and full shape, every one its byte offset). The API:
   len(data)``, a byte cap and, optionally, the number of dimensions and finiteness);
 - :func:`iter_chunks` (array -> NdArrayChunk pieces of about ``chunk_bytes``) and
   :class:`ChunkAssembler` (pieces -> array, same checks, rows usable as they arrive);
-  :func:`assemble` collects a whole stream of pieces of several arrays.
+  :func:`assemble` collects a whole stream of pieces of several arrays;
+- :class:`RowReader` (pieces -> complete rows as views of the pieces' bytes, no
+  reassembly) and :func:`check_finite`, for a consumer that computes row by row.
 
 Bad input raises :class:`~landsim_server.errors.InvalidArgument` (naming the field) or,
 for a size over a cap, :class:`~landsim_server.errors.ResourceExhausted` (naming the
@@ -26,10 +28,12 @@ import numpy as np
 from landsim.v1 import ndarray_pb2
 
 from .errors import InvalidArgument, ResourceExhausted
+from .wire import encode_chunk
 
 __all__ = [
     "DTYPES", "FLOAT_DTYPES", "INT_DTYPES", "DEFAULT_CHUNK_BYTES", "DEFAULT_MAX_BYTES",
-    "to_ndarray", "from_ndarray", "iter_chunks", "ChunkAssembler", "assemble",
+    "to_ndarray", "from_ndarray", "iter_chunks", "ChunkAssembler", "assemble", "RowReader",
+    "check_finite", "iter_encoded_chunks",
 ]
 
 #: Every dtype the wire knows, by its NdArray name (all little-endian).
@@ -256,11 +260,12 @@ class ChunkAssembler:
         if chunk.offset != self.received:
             raise InvalidArgument(f"{self.name}.offset", f"expected offset {self.received} "
                                                          f"(chunks in order), got {chunk.offset}")
-        end = self.received + len(chunk.data)
+        data = chunk.data  # once: every access of a protobuf bytes field copies it
+        end = self.received + len(data)
         if end > self.nbytes:
             raise InvalidArgument(f"{self.name}.data", f"chunk ends at byte {end}, beyond the "
                                                        f"array's {self.nbytes} bytes")
-        self._buffer[self.received:end] = np.frombuffer(chunk.data, dtype=np.uint8)
+        self._buffer[self.received:end] = np.frombuffer(data, dtype=np.uint8)
         self.received = end
 
     def _typed(self) -> np.ndarray:
@@ -313,3 +318,143 @@ def assemble(chunks: Iterable[ndarray_pb2.NdArrayChunk],
             parts[chunk.name] = ChunkAssembler(chunk.name, allowed_dtypes, max_bytes)
         parts[chunk.name].add(chunk)
     return {name: part.array() for name, part in parts.items()}
+
+
+class RowReader:
+    """Validate the NdArrayChunk pieces of one array and hand out its complete rows as
+    they arrive, without assembling the array.
+
+    The same checks as :class:`ChunkAssembler` (name, dtype allow-list, shape, byte
+    cap, pieces in order and inside the array), but no buffer: :meth:`add` returns the
+    rows completed by a piece as read-only views of the piece's own bytes. A row split
+    between two pieces is copied (one row per piece at most), so pieces that hold whole
+    rows cost no copy at all. Finiteness is *not* checked here (see :func:`check_finite`),
+    so that it can run off the event loop.
+
+    Parameters
+    ----------
+    name, allowed_dtypes, max_bytes, ndim
+        As for :class:`ChunkAssembler`; ``ndim`` must be >= 1 (rows run along axis 0).
+    on_header : callable, optional
+        Called with the validated shape when the first piece arrives, before any row is
+        cut; may raise to reject it.
+    """
+
+    def __init__(self, name: str, allowed_dtypes: Sequence[str] = FLOAT_DTYPES,
+                 max_bytes: int = DEFAULT_MAX_BYTES, *, ndim: int | None = None,
+                 on_header=None) -> None:
+        self.name = name
+        self.allowed_dtypes = tuple(allowed_dtypes)
+        self.max_bytes = max_bytes
+        self.ndim = ndim
+        self.on_header = on_header
+        self.dtype: np.dtype | None = None
+        self.shape: tuple[int, ...] | None = None
+        self.nbytes = 0
+        self.received = 0
+        self._row_bytes = 0
+        self._partial = bytearray()
+
+    @property
+    def started(self) -> bool:
+        """Whether the first piece (dtype and shape) has arrived."""
+        return self.shape is not None
+
+    @property
+    def done(self) -> bool:
+        """Whether every byte has arrived."""
+        return self.started and self.received == self.nbytes
+
+    def add(self, chunk) -> list[np.ndarray]:
+        """Take one piece (an NdArrayChunk or a :class:`~landsim_server.wire.ChunkView`);
+        returns the rows it completes, as arrays of shape (n, ...) in order."""
+        if chunk.name != self.name:
+            raise InvalidArgument(f"{self.name}.name", f"expected chunks of {self.name!r}, "
+                                                       f"got {chunk.name!r}")
+        if not self.started:
+            if chunk.offset != 0:
+                raise InvalidArgument(f"{self.name}.offset", "the first chunk must have "
+                                                             f"offset 0, got {chunk.offset}")
+            dtype, shape, nbytes = _check_header(self.name, chunk.dtype, chunk.shape,
+                                                 self.allowed_dtypes, self.max_bytes,
+                                                 self.ndim)
+            if not shape:
+                raise InvalidArgument(f"{self.name}.shape", "must have at least one "
+                                                            "dimension, got []")
+            if self.on_header is not None:
+                self.on_header(shape)
+            self.dtype, self.shape, self.nbytes = dtype, shape, nbytes
+            self._row_bytes = nbytes // shape[0] if shape[0] else 0
+        elif chunk.dtype or len(chunk.shape):
+            if chunk.dtype != self.dtype.name or tuple(chunk.shape) != self.shape:
+                raise InvalidArgument(f"{self.name}.shape", "later chunks must repeat the first "
+                                      f"chunk's dtype and shape or leave them empty, got "
+                                      f"{chunk.dtype!r} {list(chunk.shape)}")
+        if chunk.offset != self.received:
+            raise InvalidArgument(f"{self.name}.offset", f"expected offset {self.received} "
+                                                         f"(chunks in order), got {chunk.offset}")
+        data = memoryview(chunk.data)  # one access: a protobuf bytes field copies on each
+        end = self.received + data.nbytes
+        if end > self.nbytes:
+            raise InvalidArgument(f"{self.name}.data", f"chunk ends at byte {end}, beyond the "
+                                                       f"array's {self.nbytes} bytes")
+        self.received = end
+        rb = self._row_bytes
+        if rb == 0 or data.nbytes == 0:
+            return []
+        rows, pos = [], 0
+        if self._partial:
+            pos = min(rb - len(self._partial), data.nbytes)
+            self._partial += data[:pos]
+            if len(self._partial) == rb:
+                rows.append(self._rows(bytes(self._partial), 0, 1))
+                self._partial = bytearray()
+        n = (data.nbytes - pos) // rb
+        if n:
+            rows.append(self._rows(data, pos, n))
+            pos += n * rb
+        if pos < data.nbytes:
+            self._partial += data[pos:]
+        return rows
+
+    def _rows(self, buf, pos: int, n: int) -> np.ndarray:
+        count = n * self._row_bytes // self.dtype.itemsize
+        return np.frombuffer(buf, self.dtype, count, pos).reshape((n, *self.shape[1:]))
+
+    def finish(self) -> None:
+        """Raise InvalidArgument if bytes are missing (the stream ended early)."""
+        if not self.done:
+            raise InvalidArgument(f"{self.name}.data", f"stream ended after {self.received} of "
+                                                       f"{self.nbytes} bytes")
+
+
+def check_finite(field: str, rows: np.ndarray, first_row: int = 0) -> None:
+    """InvalidArgument naming the first NaN or inf of ``rows`` (float dtypes), with its
+    index in the whole array (``rows`` starts at row ``first_row``)."""
+    if rows.dtype.kind == "f" and not np.isfinite(rows).all():
+        where = np.unravel_index(int(np.argmin(np.isfinite(rows))), rows.shape)
+        index = [int(where[0]) + first_row, *map(int, where[1:])]
+        raise InvalidArgument(field, f"must be finite, found {rows[where]!r} at index {index}")
+
+
+def iter_encoded_chunks(field_number: int, name: str, array, chunk_bytes: int, *,
+                        offset: int = 0, full_shape: Sequence[int] | None = None
+                        ) -> Iterator[bytes]:
+    """:func:`iter_chunks`, but each piece already serialised as the field
+    ``field_number`` of a response message (see :func:`landsim_server.wire.encode_chunk`):
+    the array's bytes are copied once, straight into the message."""
+    if chunk_bytes < 1:
+        raise ValueError(f"chunk_bytes must be >= 1, got {chunk_bytes}")
+    a = _wire_array(array)
+    step = max(a.dtype.itemsize, chunk_bytes - chunk_bytes % a.dtype.itemsize)
+    shape = a.shape if full_shape is None else tuple(full_shape)
+    raw = memoryview(a.reshape(-1).view(np.uint8))
+    pos = 0
+    while True:
+        stop = min(raw.nbytes, pos + step)
+        first = offset + pos == 0
+        yield encode_chunk(field_number, name, raw[pos:stop], offset + pos,
+                           a.dtype.name if first else "", shape if first else ())
+        pos = stop
+        if pos >= raw.nbytes:
+            return

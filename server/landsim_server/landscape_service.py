@@ -14,6 +14,18 @@ shorter), i.e. it returns ``geometry.evaluate(spec, X[i:i + rows])`` for each bl
 axis-aligned landscapes that equals one call on the whole batch, for rotated ones (a
 BLAS product, whose rounding depends on the batch size) it can differ from it in the
 last bits.
+
+StreamEvaluate is the bulk path, built to move points at close to the speed of gRPC
+itself: point chunks are read without protobuf copies (:mod:`landsim_server.wire`), rows
+are evaluated straight from the received bytes (:class:`~landsim_server.arrays.RowReader`;
+no reassembly, a row split between two chunks is the only copy, so clients should send
+chunks of whole rows), blocks are computed in the pool while the next chunks arrive (up
+to ``_BLOCKS_IN_FLIGHT`` at once, then the call stops reading: back-pressure), and
+result chunks are serialised by hand with one copy.
+
+Descend streams each trajectory record as the descent makes it (the descent runs in the
+pool and passes records to the call through a queue); a call that is cancelled, runs
+out of time or loses its client stops the descent within one step.
 """
 
 from __future__ import annotations
@@ -21,6 +33,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import threading
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -35,9 +49,18 @@ from landsim.v1 import landscape_pb2 as pb
 from landsim.v1 import landscape_pb2_grpc
 
 from . import convert
-from .arrays import FLOAT_DTYPES, ChunkAssembler, from_ndarray, iter_chunks, to_ndarray
+from .arrays import (
+    FLOAT_DTYPES,
+    RowReader,
+    check_finite,
+    from_ndarray,
+    iter_chunks,
+    iter_encoded_chunks,
+    to_ndarray,
+)
 from .errors import InvalidArgument, ResourceExhausted, grpc_errors, invalid_argument_from
 from .landscape_store import LandscapeStore
+from .wire import ChunkView, chunk_deserializer, serialize_or_pass
 
 __all__ = ["ServiceLimits", "LandscapeServicer", "add_landscape_service", "SERVICE_NAME"]
 
@@ -119,6 +142,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
         self._store = store
         self._executor = executor
         self.limits = limits or ServiceLimits()
+        self._buffers = _BufferPool()  # StreamEvaluate gradient blocks
 
     # ------------------------------------------------------------------ helpers
     async def _call(self, context, fn, *args, **kwargs):
@@ -234,54 +258,89 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
             first = await requests.__anext__()
         except StopAsyncIteration:
             raise InvalidArgument("header", "the stream ended before its header") from None
-        if first.WhichOneof("item") != "header":
+        if isinstance(first, ChunkView) or first.WhichOneof("item") != "header":
             raise InvalidArgument("header", "the first message must be a header")
         header = first.header
         spec = await self._spec(context, header.landscape_id)
-        points = ChunkAssembler("points", FLOAT_DTYPES, self.limits.max_array_bytes, ndim=2,
-                                finite=True)
-        done = 0
+
+        def check_shape(shape: tuple[int, ...]) -> None:
+            B, D = shape
+            if D != spec.dim or B < 1:
+                raise InvalidArgument("points.shape", f"must be (B, D={spec.dim}) with "
+                                                      f"B >= 1, got {[B, D]}")
+            self._count("points", B)
+
+        reader = RowReader("points", FLOAT_DTYPES, self.limits.max_array_bytes, ndim=2,
+                           on_header=check_shape)
         block = max(1, self.limits.block_floats // spec.dim)
+        evaluate = functools.partial(_stream_block, spec, header.want_gradient,
+                                     header.want_wedge_losses)
+        # gradients of axis landscapes go into recycled buffers (pages touched once)
+        pooled = header.want_gradient and spec.kind == "axis"
+        loop = asyncio.get_running_loop()
+        queued: deque[np.ndarray] = deque()  # received rows not yet handed to the pool
+        state = {"queued": 0, "submitted": 0}
+        running: deque[asyncio.Future] = deque()  # blocks in the pool, in row order
 
-        async def results(stop: int) -> AsyncIterator[pb.StreamEvaluateResponse]:
-            nonlocal done
-            while done < stop:
-                end = min(stop, done + block)
-                X = points.rows(done, end)
-                ev = await self._call(context, geometry.evaluate, spec, X,
-                                      grad=header.want_gradient)
-                B = points.shape[0]
-                arrays = [("losses", ev.loss, (B,)), ("argmin", ev.argmin, (B,))]
-                if header.want_wedge_losses:
-                    arrays.append(("wedge_losses", ev.wedge_losses, (B, spec.n_wedges)))
-                if header.want_gradient:
-                    arrays.append(("gradients", ev.grad, (B, spec.dim)))
-                for name, a, shape in arrays:
-                    row_bytes = a.itemsize * (a.shape[1] if a.ndim == 2 else 1)
-                    for chunk in self._chunks(name, a, offset=done * row_bytes,
-                                              full_shape=shape):
-                        yield pb.StreamEvaluateResponse(chunk=chunk)
-                done = end
+        def submit(final: bool) -> None:
+            """Hand every full block (and on ``final`` the rest) to the pool."""
+            while state["queued"] >= block or (final and state["queued"]):
+                pieces, need = [], min(block, state["queued"])
+                while need:
+                    rows = queued.popleft()
+                    if len(rows) > need:
+                        rows, rest = rows[:need], rows[need:]
+                        queued.appendleft(rest)
+                    pieces.append(rows)
+                    need -= len(rows)
+                n = sum(len(p) for p in pieces)
+                _checkpoint(context)
+                buffer = self._buffers.take(n * spec.dim * reader.dtype.itemsize) \
+                    if pooled else None
+                running.append(loop.run_in_executor(self._executor, evaluate, pieces,
+                                                    state["submitted"], buffer))
+                state["submitted"] += n
+                state["queued"] -= n
 
-        async for request in requests:
-            if request.WhichOneof("item") != "points":
-                raise InvalidArgument("header", "only the first message may be a header")
-            started = points.started
-            points.add(request.points)
-            if not started:
-                B, D = points.shape
-                if D != spec.dim or B < 1:
-                    raise InvalidArgument("points.shape", f"must be (B, D={spec.dim}) with "
-                                                          f"B >= 1, got {[B, D]}")
-                self._count("points", B)
-            ready = points.rows_ready
-            if ready - done >= block:
-                async for response in results(ready - (ready - done) % block):
+        async def send(block: tuple) -> AsyncIterator[bytes]:
+            """A computed block's response chunks, encoded one at a time as they go out
+            (one copy each, into memory just freed by the previous one)."""
+            start, arrays, buffer = block
+            B = reader.shape[0]
+            for name, a, tail in arrays:
+                row_bytes = a.itemsize * math.prod(tail)
+                for message in iter_encoded_chunks(_RESPONSE_CHUNK, name, a,
+                                                   self.limits.chunk_bytes,
+                                                   offset=start * row_bytes,
+                                                   full_shape=(B, *tail)):
+                    yield message
+            if buffer is not None:
+                self._buffers.give(buffer)
+
+        try:
+            async for request in requests:
+                if isinstance(request, ChunkView):
+                    chunk = request
+                elif request.WhichOneof("item") == "points":
+                    chunk = request.points
+                else:
+                    raise InvalidArgument("header", "only the first message may be a header")
+                for rows in reader.add(chunk):
+                    queued.append(rows)
+                    state["queued"] += len(rows)
+                submit(final=False)
+                # send finished blocks; wait for the oldest when too many are in flight
+                while running and (running[0].done() or len(running) > _BLOCKS_IN_FLIGHT):
+                    async for response in send(await running.popleft()):
+                        yield response
+            reader.finish()  # InvalidArgument naming the missing bytes
+            submit(final=True)
+            while running:
+                async for response in send(await running.popleft()):
                     yield response
-        if not points.done:
-            points.array()  # raises InvalidArgument naming the missing bytes
-        async for response in results(points.shape[0]):
-            yield response
+        finally:
+            for future in running:
+                future.cancel()
 
     # ------------------------------------------------------------------ geometry
     @grpc_errors
@@ -420,18 +479,103 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
                     "steps * B * D of one Descend call")
         self._bytes("x0", 4 * B * 8 + 4096, self.limits.max_message_bytes,
                     "a trajectory record would exceed the message limit")
-        traj = await self._call(context, descent.descend, spec, X0, config,
-                                seed=int(request.seed))
-        for i in range(traj.n_records):
-            _checkpoint(context)
-            yield pb.DescendResponse(record=pb.DescentRecord(
-                step=int(traj.step[i]), loss=to_ndarray(traj.loss[i]),
-                radius=to_ndarray(traj.radius[i]), distance=to_ndarray(traj.distance[i]),
-                argmin=to_ndarray(traj.argmin[i])))
+        # The descent runs in the pool and hands each record to this coroutine as it is
+        # made (thread -> event loop queue); when the call ends early (cancelled, deadline,
+        # client gone) the flag stops the descent at its next step.
+        loop = asyncio.get_running_loop()
+        records: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def on_record(step, loss, radius, distance, argmin) -> bool:  # pool thread
+            record = pb.DescentRecord(step=int(step), loss=to_ndarray(loss),
+                                      radius=to_ndarray(radius),
+                                      distance=to_ndarray(distance), argmin=to_ndarray(argmin))
+            loop.call_soon_threadsafe(records.put_nowait, record)
+            return not stop.is_set()
+
+        future = asyncio.ensure_future(self._call(
+            context, descent.descend, spec, X0, config, seed=int(request.seed),
+            callback=lambda step, losses: not stop.is_set(), on_record=on_record))
+        future.add_done_callback(lambda _: records.put_nowait(None))  # after every record
+        try:
+            while (record := await records.get()) is not None:
+                yield pb.DescendResponse(record=record)
+            traj = await future
+        finally:
+            stop.set()
         for name in ("final_x", "final_loss", "steps_taken", "reached", "reached_step"):
             for chunk in self._chunks(name, getattr(traj, name)):
                 _checkpoint(context)
                 yield pb.DescendResponse(final=chunk)
+
+
+# ---------------------------------------------------------------------- stream blocks
+#: StreamEvaluate blocks computing or computed but not yet sent, at most (beyond this the
+#: call waits for the oldest before reading more points: back-pressure on the client).
+_BLOCKS_IN_FLIGHT = 3
+_RESPONSE_CHUNK = pb.StreamEvaluateResponse.DESCRIPTOR.fields_by_name["chunk"].number
+
+
+class _BufferPool:
+    """Byte buffers recycled between StreamEvaluate blocks (event-loop thread only), so
+    that gradient blocks land in memory whose pages are already mapped."""
+
+    def __init__(self, keep: int = 2 * _BLOCKS_IN_FLIGHT + 2) -> None:
+        self.keep = keep
+        self._free: list[np.ndarray] = []
+
+    def take(self, nbytes: int) -> np.ndarray:
+        while self._free:
+            buffer = self._free.pop()
+            if buffer.nbytes >= nbytes:
+                return buffer
+        return np.empty(nbytes, np.uint8)
+
+    def give(self, buffer: np.ndarray) -> None:
+        if len(self._free) < self.keep:
+            self._free.append(buffer)
+
+
+def _stream_block(spec: LandscapeSpec, want_gradient: bool, want_wedge_losses: bool,
+                  pieces: list[np.ndarray], start: int, buffer: np.ndarray | None
+                  ) -> tuple[int, list[tuple[str, np.ndarray, tuple[int, ...]]],
+                             np.ndarray | None]:
+    """Evaluate one StreamEvaluate block, rows ``start:start + n`` of the (B, D) points
+    given as consecutive pieces; runs in the pool.
+
+    Returns ``(start, [(name, array, shape of one row)], buffer)`` for the call to send.
+    The result equals ``geometry.evaluate`` of the block's rows in one call: pieces are
+    evaluated one by one (no copy) when the kernels are row-independent (axis-aligned
+    frames; the gradient goes into ``buffer``, at least n * D * itemsize bytes) and joined
+    first otherwise (the BLAS product's rounding depends on the batch).
+    """
+    row = start
+    for p in pieces:  # (n_i, D)
+        check_finite("points", p, row)
+        row += len(p)
+    n, D = row - start, spec.dim
+    if spec.kind == "axis":
+        grad = None
+        if want_gradient:  # (n, D) in the recycled buffer
+            dtype = pieces[0].dtype
+            grad = buffer[:n * D * dtype.itemsize].view(dtype).reshape(n, D)
+        evs, r = [], 0
+        for p in pieces:
+            evs.append(geometry.evaluate(spec, p, grad=want_gradient,
+                                         out=None if grad is None else grad[r:r + len(p)]))
+            r += len(p)
+        loss, argmin, wedges = ((getattr(evs[0], f) if len(evs) == 1 else
+                                 np.concatenate([getattr(e, f) for e in evs]))
+                                for f in ("loss", "argmin", "wedge_losses"))
+    else:
+        X = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        loss, argmin, wedges, grad = geometry.evaluate(spec, X, grad=want_gradient)
+    arrays = [("losses", loss, ()), ("argmin", argmin, ())]
+    if want_wedge_losses:
+        arrays.append(("wedge_losses", wedges, (spec.n_wedges,)))
+    if want_gradient:
+        arrays.append(("gradients", grad, (D,)))
+    return start, arrays, buffer
 
 
 # ---------------------------------------------------------------------- section bodies
@@ -464,5 +608,29 @@ def add_landscape_service(server: grpc.aio.Server, store: LandscapeStore, execut
                           limits: ServiceLimits | None = None) -> LandscapeServicer:
     """Register a :class:`LandscapeServicer` on ``server`` and return it."""
     servicer = LandscapeServicer(store, executor, limits)
-    landscape_pb2_grpc.add_LandscapeServiceServicer_to_server(servicer, server)
+    capture = _CaptureHandlers()
+    landscape_pb2_grpc.add_LandscapeServiceServicer_to_server(servicer, capture)
+    handlers = dict(capture.handlers)
+    # the bulk path reads point chunks and writes result chunks without protobuf copies
+    handlers["StreamEvaluate"] = grpc.stream_stream_rpc_method_handler(
+        servicer.StreamEvaluate,
+        request_deserializer=chunk_deserializer(pb.StreamEvaluateRequest, "points"),
+        response_serializer=serialize_or_pass)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME,
+                                                                          handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
     return servicer
+
+
+class _CaptureHandlers:
+    """Stands in for a server to collect the generated method handlers."""
+
+    handlers: dict = {}
+
+    def add_generic_rpc_handlers(self, generic_handlers) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
+        if service != SERVICE_NAME:
+            raise RuntimeError(f"unexpected service {service!r}")
+        self.handlers = handlers

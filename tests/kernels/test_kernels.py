@@ -7,7 +7,7 @@ import itertools
 import numba
 import numpy as np
 import pytest
-from conftest import landscape, outside_points
+from small_landscapes import landscape, outside_points
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

@@ -7,14 +7,18 @@ import pytest
 from landsim_server.arrays import (
     DTYPES,
     ChunkAssembler,
+    RowReader,
     assemble,
+    check_finite,
     from_ndarray,
     iter_chunks,
+    iter_encoded_chunks,
     to_ndarray,
 )
 from landsim_server.errors import InvalidArgument, ResourceExhausted
+from landsim_server.wire import ChunkView, chunk_deserializer, encode_chunk, serialize_or_pass
 
-from landsim.v1 import ndarray_pb2
+from landsim.v1 import landscape_pb2, ndarray_pb2
 
 ALL = tuple(DTYPES)
 
@@ -210,3 +214,85 @@ def test_assembler_incomplete_and_nonfinite():
     assert err.field == "x.data" and "16 of 32" in err.description
     asm.add(chunks[1])
     assert _error(InvalidArgument, asm.array).field == "x"
+
+
+# ---------------------------------------------------------------------- copy-free path
+def _pieces(a: np.ndarray, chunk_bytes: int):
+    return list(iter_chunks("points", a, chunk_bytes))
+
+
+@pytest.mark.parametrize("chunk_bytes", [8, 24, 40, 56, 1000])  # rows of 24 bytes
+def test_row_reader_hands_out_every_row_once_in_order(chunk_bytes):
+    a = np.arange(30.0).reshape(10, 3)
+    reader = RowReader("points", ndim=2)
+    rows = [r for c in _pieces(a, chunk_bytes) for r in reader.add(c)]
+    reader.finish()
+    assert np.array_equal(np.concatenate(rows), a) and all(not r.flags.writeable for r in rows)
+    if chunk_bytes % 24 == 0:  # whole rows: views of the pieces, no stitched copies
+        assert len(rows) == len(_pieces(a, chunk_bytes))
+
+
+def test_row_reader_validates_like_the_assembler():
+    a = np.zeros((4, 2))
+    pieces = _pieces(a, 16)
+    seen = []
+    reader = RowReader("points", ndim=2, on_header=seen.append)
+    reader.add(pieces[0])
+    assert seen == [(4, 2)]
+    assert _error(InvalidArgument, reader.add, pieces[2]).field == "points.offset"
+    assert _error(InvalidArgument, reader.finish).field == "points.data"
+    assert _error(InvalidArgument, RowReader("x").add, pieces[0]).field == "x.name"
+    assert _error(ResourceExhausted, RowReader("points", max_bytes=16).add, pieces[0])
+    over = ndarray_pb2.NdArrayChunk(name="points", offset=0, dtype="float64", shape=[1, 1],
+                                    data=b"\0" * 16)
+    assert _error(InvalidArgument, RowReader("points").add, over).field == "points.data"
+
+
+def test_check_finite_names_the_global_index():
+    rows = np.zeros((3, 4))
+    rows[2, 1] = np.inf
+    err = _error(InvalidArgument, check_finite, "points", rows, 10)
+    assert err.field == "points" and "[12, 1]" in err.description
+    check_finite("points", np.zeros((2, 2)))
+
+
+def _request(chunk) -> bytes:
+    return landscape_pb2.StreamEvaluateRequest(points=chunk).SerializeToString()
+
+
+def test_chunk_deserializer_reads_points_without_copy_and_falls_back_otherwise():
+    parse = chunk_deserializer(landscape_pb2.StreamEvaluateRequest, "points")
+    a = np.arange(12.0).reshape(4, 3)
+    for chunk in _pieces(a, 40) + [ndarray_pb2.NdArrayChunk(name="p", offset=-5),
+                                   ndarray_pb2.NdArrayChunk(name="é", shape=[2**40, -1])]:
+        raw = _request(chunk)
+        got = parse(raw)
+        assert isinstance(got, ChunkView)
+        assert (got.name, got.dtype, got.shape, got.offset, bytes(got.data)) == (
+            chunk.name, chunk.dtype, tuple(chunk.shape), chunk.offset, chunk.data)
+        assert got.data.obj is raw or len(chunk.data) == 0  # a view of the received bytes
+    header = landscape_pb2.StreamEvaluateRequest(
+        header=landscape_pb2.StreamEvaluateHeader(landscape_id="x"))
+    assert parse(header.SerializeToString()) == header  # not a chunk: protobuf parses it
+    twice = _request(_pieces(a, 40)[0]) * 2  # a repeated message field merges: protobuf
+    assert parse(twice) == landscape_pb2.StreamEvaluateRequest.FromString(twice)
+    unpacked = b"\x12\x04\x18\x02\x18\x03"  # shape as unpacked varints
+    assert parse(unpacked).shape == (2, 3)
+    with pytest.raises(Exception):  # noqa: B017 - malformed bytes: protobuf's own error
+        parse(b"\x12\x05\x0a\x09ab")
+
+
+def test_encoded_chunks_parse_as_the_messages_they_stand_for():
+    a = np.arange(10, dtype=np.int64)
+    field = landscape_pb2.StreamEvaluateResponse.DESCRIPTOR.fields_by_name["chunk"].number
+    got = [landscape_pb2.StreamEvaluateResponse.FromString(b).chunk
+           for b in iter_encoded_chunks(field, "argmin", a[4:], 16, offset=32,
+                                        full_shape=(10,))]
+    want = list(iter_chunks("argmin", a[4:], 16, offset=32, full_shape=(10,)))
+    assert got == want
+    first = landscape_pb2.StreamEvaluateResponse.FromString(
+        encode_chunk(field, "x", a, 0, "int64", (10,)))
+    assert first.chunk == ndarray_pb2.NdArrayChunk(name="x", dtype="int64", shape=[10],
+                                                   data=a.tobytes())
+    assert serialize_or_pass(b"abc") == b"abc"
+    assert serialize_or_pass(first) == first.SerializeToString()

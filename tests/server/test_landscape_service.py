@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -248,6 +249,20 @@ def test_stream_evaluate_batch_bigger_than_a_message(stub, server, kind):
                                                                           ev.grad)
 
 
+def test_stream_evaluate_float32_split_rows_and_repeated_calls(stub, server):
+    lid, spec = _create(stub, _random(dim=64, seed=16, eps1=[0.3]))
+    block = max(1, server.running.options.limits().block_floats // spec.dim)
+    for seed, rows, chunk_bytes in [(3, 2 * block + 5, 1000), (4, block // 3, 256 * 7),
+                                    (5, block + 1, 10_000)]:  # rows split, whole, split
+        X = np.random.default_rng(seed).normal(size=(rows, spec.dim)).astype(np.float32)
+        out = _stream_evaluate(stub, lid, X, chunk_bytes, want_gradient=True)
+        ev = geometry.evaluate(spec, X)  # axis-aligned: equal to one whole-batch call
+        assert out["gradients"].dtype == np.float32
+        assert np.array_equal(out["gradients"], ev.grad)
+        assert np.array_equal(out["losses"], ev.loss)
+        assert np.array_equal(out["argmin"], ev.argmin)
+
+
 def test_stream_evaluate_errors(stub):
     lid, spec = _create(stub, _random(seed=7))
     X = np.zeros((10, spec.dim))
@@ -378,6 +393,33 @@ def test_descend_equals_library(stub):
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+def test_descend_streams_records_live_and_cancel_stops_the_descent(stub, monkeypatch):
+    lid, spec = _create(stub, _random(dim=30, seed=15))
+    steps, evaluations = 2_000_000, [0]  # ~a minute of steps if nothing stopped them
+    evaluate = geometry.evaluate
+
+    def counting(*args, **kwargs):  # the server runs in this process: count its steps
+        evaluations[0] += 1
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(geometry, "evaluate", counting)
+    call = stub.Descend(pb.DescendRequest(
+        landscape_id=lid, x0=to_ndarray(np.full((1, spec.dim), 5.0)),
+        options=pb.DescentOptions(lr=1e-6, steps=steps, record_every=100)), timeout=120)
+    first, second = next(call), next(call)
+    assert (first.record.step, second.record.step) == (0, 100)
+    assert evaluations[0] < steps and not call.done()  # records arrive while it runs
+    call.cancel()
+    for _ in range(100):  # the descent stops soon after the cancel
+        before = evaluations[0]
+        threading.Event().wait(0.1)
+        if evaluations[0] == before:
+            break
+    else:
+        pytest.fail("the descent kept running after the call was cancelled")
+    assert evaluations[0] < steps // 2
+
+
 # ---------------------------------------------------------------------- errors
 def test_bad_requests_get_codes_and_details_and_server_keeps_serving(stub):
     lid, spec = _create(stub, _random(seed=14))
@@ -467,11 +509,21 @@ def test_auth_and_concurrency_limit(tmp_path):
             request = pb.CreateLandscapeRequest(random=_random())
             for metadata in [None, [("authorization", "Bearer wrong")],
                              [("authorization", "s3cret")]]:
-                with pytest.raises(grpc.RpcError) as info:
-                    stub.CreateLandscape(request, metadata=metadata)
+                for _ in range(100):  # the previous call may still hold the one slot
+                    with pytest.raises(grpc.RpcError) as info:
+                        stub.CreateLandscape(request, metadata=metadata)
+                    if info.value.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        break
+                    threading.Event().wait(0.02)
                 assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
             auth = [("authorization", "Bearer s3cret")]
-            lid = stub.CreateLandscape(request, metadata=auth).id
+            for _ in range(100):
+                try:
+                    lid = stub.CreateLandscape(request, metadata=auth).id
+                    break
+                except grpc.RpcError as exc:  # only "the slot is still taken" is expected
+                    assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                    threading.Event().wait(0.02)
             health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
             assert health.status == health_pb2.HealthCheckResponse.SERVING  # no token needed
             # hold the only call slot with an open stream, then ask for another call
@@ -506,3 +558,63 @@ def test_auth_and_concurrency_limit(tmp_path):
                     threading.Event().wait(0.05)
             else:
                 pytest.fail("the server did not accept calls again after the stream ended")
+
+
+# ---------------------------------------------------------------------- TLS
+def _self_signed(directory) -> tuple[str, str]:
+    """A self-signed certificate for localhost and 127.0.0.1 and its key (PEM files):
+    made with the ``cryptography`` package if installed, else with the openssl tool."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    try:
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        import shutil
+        import subprocess
+
+        if shutil.which("openssl") is None:
+            pytest.skip("neither the cryptography package nor the openssl tool is available")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                        "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key),
+                        "-out", str(cert)], check=True, capture_output=True, timeout=60)
+        return str(cert), str(key)
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(private.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName(
+                       [x509.DNSName("localhost"),
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                   .sign(private, hashes.SHA256()))
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(private.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return str(cert), str(key)
+
+
+def test_tls(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    with ServerThread(data_dir=str(tmp_path / "data"), tls_cert=cert, tls_key=key) as srv:
+        credentials = grpc.ssl_channel_credentials(root_certificates=Path(cert).read_bytes())
+        with grpc.secure_channel(srv.address, credentials) as ch:
+            stub = landscape_pb2_grpc.LandscapeServiceStub(ch)
+            lid, spec = _create(stub, _random(seed=21))
+            X = np.random.default_rng(21).normal(size=(4, spec.dim))
+            resp = stub.Evaluate(pb.EvaluateRequest(landscape_id=lid, points=to_ndarray(X)),
+                                 timeout=30)
+            assert np.array_equal(from_ndarray(resp.losses, "l"), geometry.loss(spec, X))
+        with _channel(srv.address) as plain:  # no TLS: the handshake never completes
+            with pytest.raises(grpc.RpcError) as info:
+                landscape_pb2_grpc.LandscapeServiceStub(plain).GetLandscape(
+                    pb.GetLandscapeRequest(id=lid), timeout=5)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE

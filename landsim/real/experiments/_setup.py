@@ -1,0 +1,216 @@
+"""Setup shared by the real-network experiments: data, networks, k independent training runs.
+
+Every real experiment trains one or more small classifiers on one dataset and then measures
+something about the trained weights. The fields that say *which* networks are trained live
+in :class:`NetworkConfig`, a frozen dataclass that each experiment's ``Config`` extends
+(redeclaring a field changes its default)::
+
+    @dataclass(frozen=True)
+    class Config(NetworkConfig):
+        epochs: int = 30          # a different default for this experiment
+        n_networks: int = 3       # an experiment's own field
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            int_at_least("n_networks", self.n_networks, 1)
+
+and the helpers below turn such a config into tensors:
+
+:func:`load_dataset`
+    The dataset of ``config.dataset`` with its split drawn from the run seed (optionally
+    only the first ``config.n_train`` training samples).
+:func:`train_config`, :func:`model_spec`
+    The :class:`~landsim.real.train.TrainConfig` and :class:`~landsim.real.models.ModelSpec`
+    of the config.
+:func:`network_seed`
+    Seed of network ``i`` of a run with seed ``seed``: ``1000 seed + i`` (distinct for
+    i < 1000; the same network across experiments that share a seed).
+:func:`train_networks`
+    ``k`` independently initialised and trained networks (init seed and minibatch seed
+    :func:`network_seed`), with a :class:`~landsim.real.flat.FlatModel` that evaluates any
+    flat vector of their layout.
+:func:`trajectory_series`
+    The k training curves as arrays for a result record.
+
+Nothing here sets the number of torch threads: callers (the CLI, the tests) do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ..._checks import choice, int_at_least, real_in
+from ...experiments._common import Progress, report
+from ..data import Dataset, make_dataset
+from ..flat import FlatModel
+from ..models import ModelSpec
+from ..train import OPTIMIZERS, TrainConfig, TrainResult, train
+
+__all__ = ["DATASETS", "DEVICES", "NetworkConfig", "load_dataset", "model_spec",
+           "train_config", "network_seed", "TrainedNetworks", "train_networks",
+           "trajectory_series"]
+
+#: Datasets a real experiment can run on (the offline sources of :mod:`landsim.real.data`).
+DATASETS = ("digits", "teacher", "mixture")
+#: Devices a real experiment can run on.
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The networks an experiment trains: data, architecture, optimiser, device.
+
+    Attributes
+    ----------
+    dataset : {"digits", "teacher", "mixture"}
+        Source of :func:`landsim.real.data.make_dataset` (its default settings).
+    n_train : int
+        Training samples used, >= 0; 0 means all of the split.
+    width, depth : int
+        MLP hidden units per layer (>= 1) and hidden layers (>= 0).
+    optimizer : {"sgd", "momentum", "adam"}
+    lr : float
+        Learning rate, > 0.
+    epochs : int
+        Passes over the training split, >= 1.
+    batch_size : int
+        >= 1.
+    device : {"cpu", "cuda"}
+        Where the networks are trained and evaluated ("cuda" only when available).
+    """
+
+    dataset: str = "digits"  # data source
+    n_train: int = 0  # training samples (0 = the whole split)
+    width: int = 32  # MLP hidden units per layer
+    depth: int = 2  # MLP hidden layers
+    optimizer: str = "momentum"  # sgd | momentum (0.9) | adam
+    lr: float = 0.05  # learning rate
+    epochs: int = 20  # training epochs of each network
+    batch_size: int = 64  # minibatch size
+    device: str = "cpu"  # cpu | cuda
+
+    def __post_init__(self) -> None:
+        choice("dataset", self.dataset, DATASETS)
+        int_at_least("n_train", self.n_train, 0)
+        int_at_least("width", self.width, 1)
+        int_at_least("depth", self.depth, 0)
+        choice("optimizer", self.optimizer, OPTIMIZERS)
+        real_in("lr", self.lr, 0.0, low_open=True)
+        int_at_least("epochs", self.epochs, 1)
+        int_at_least("batch_size", self.batch_size, 1)
+        choice("device", self.device, DEVICES)
+
+
+def load_dataset(config: NetworkConfig, seed: int) -> Dataset:
+    """The dataset of ``config`` with the split of ``seed`` (CPU tensors).
+
+    Returns
+    -------
+    Dataset
+        Inputs (N, n_features); N = ``config.n_train`` when it is > 0 (and not larger than
+        the split).
+    """
+    ds = make_dataset(config.dataset, seed=seed)
+    return ds.subset(config.n_train or None)
+
+
+def model_spec(config: NetworkConfig) -> ModelSpec:
+    """The MLP of ``config``."""
+    return ModelSpec("mlp", width=config.width, depth=config.depth)
+
+
+def train_config(config: NetworkConfig, **changes) -> TrainConfig:
+    """The :class:`TrainConfig` of ``config`` (constant rate), with ``changes`` applied."""
+    base = TrainConfig(optimizer=config.optimizer, lr=config.lr, epochs=config.epochs,
+                       batch_size=config.batch_size)
+    return base.replace(**changes) if changes else base
+
+
+def network_seed(seed: int, i: int) -> int:
+    """Initialisation and minibatch seed of network ``i`` of a run with seed ``seed``."""
+    return 1000 * int(seed) + int(i)
+
+
+class TrainedNetworks(NamedTuple):
+    """k networks trained independently on one dataset."""
+
+    fm: FlatModel  #: evaluates flat vectors (P,) of the networks' layout, on config.device
+    runs: list  #: k TrainResult (flat, init, trajectory, final metrics), CPU tensors
+    seeds: list  #: k int network seeds
+
+    @property
+    def flats(self):
+        """Final weights, Tensor of shape (k, P) (CPU)."""
+        import torch
+
+        return torch.stack([r.flat for r in self.runs])
+
+    @property
+    def inits(self):
+        """Initial weights, Tensor of shape (k, P) (CPU)."""
+        import torch
+
+        return torch.stack([r.init for r in self.runs])
+
+
+def train_networks(config: NetworkConfig, dataset: Dataset, k: int, seed: int, *,
+                   progress: Progress = None, span: tuple[float, float] = (0.0, 1.0),
+                   first: int = 0) -> TrainedNetworks:
+    """Train ``k`` networks of ``config`` independently (different init and minibatches).
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    dataset : Dataset
+    k : int
+        Number of networks, >= 1.
+    seed : int
+        Run seed; network i uses :func:`network_seed` (seed, first + i).
+    progress : callable (fraction, message), optional
+        Reported from ``span[0]`` to ``span[1]`` as the networks finish.
+    span : (float, float)
+    first : int
+        Index of the first network (to draw networks disjoint from another call's).
+
+    Returns
+    -------
+    TrainedNetworks
+    """
+    k = int_at_least("k", k, 1)
+    spec, tc = model_spec(config), train_config(config)
+    runs: list[TrainResult] = []
+    seeds = [network_seed(seed, first + i) for i in range(k)]
+    fm = None
+    for i, s in enumerate(seeds):
+        report(progress, span[0] + (span[1] - span[0]) * i / k,
+               f"training network {i + 1}/{k}")
+        net = spec.build(dataset.input_shape, dataset.n_classes, s)
+        fm_i = FlatModel(net, config.device)
+        runs.append(train(fm_i, dataset, tc, s))
+        fm = fm if fm is not None else fm_i
+    report(progress, span[1], f"trained {k} network(s)")
+    return TrainedNetworks(fm, runs, seeds)
+
+
+def trajectory_series(runs: list[TrainResult]) -> dict[str, np.ndarray]:
+    """Training curves of k runs with one config, as result series.
+
+    Returns
+    -------
+    dict
+        ``train_epoch`` (R,), ``train_curve_loss`` (k, R) full training loss,
+        ``train_curve_accuracy`` (k, R), ``final_train_loss``, ``final_train_accuracy``,
+        ``final_test_loss``, ``final_test_accuracy`` (k,) each.
+    """
+    return {
+        "train_epoch": np.asarray(runs[0].trajectory.epoch, dtype=np.float64),
+        "train_curve_loss": np.stack([r.trajectory.loss for r in runs]),
+        "train_curve_accuracy": np.stack([r.trajectory.accuracy for r in runs]),
+        "final_train_loss": np.array([r.train_loss for r in runs]),
+        "final_train_accuracy": np.array([r.train_accuracy for r in runs]),
+        "final_test_loss": np.array([r.test_loss for r in runs]),
+        "final_test_accuracy": np.array([r.test_accuracy for r in runs]),
+    }
