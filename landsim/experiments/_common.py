@@ -52,3 +52,29 @@ def check_landscape_fields(config, min_wedges: int = 1) -> None:
                          f"needs a long direction), got {config.n_short}")
     for name in ("eps0", "eps1"):
         real_in(name, getattr(config, name), 0.0)
+
+
+def line_fit(x, y) -> tuple[float, float, float]:
+    """Least-squares line y ~ slope x + intercept and its R^2.
+
+    A constant y has R^2 = 0: a flat line explains no growth, so a claim of growth
+    cannot pass on it through a rounding-sized slope.
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (n,)
+        n >= 2 points.
+
+    Returns
+    -------
+    (slope, intercept, r2) : tuple of float
+    """
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 0.0
+    return float(slope), float(intercept), r2

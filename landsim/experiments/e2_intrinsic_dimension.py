@@ -52,7 +52,7 @@ from .. import descent
 from .._checks import as_generator, int_at_least, real_in
 from ..results import Result, Verdict, make_result
 from ..spec import random_landscape
-from ._common import Progress, Timer, report
+from ._common import Progress, Timer, line_fit, report
 
 ID = "E2"
 TITLE = "Intrinsic dimension"
@@ -179,21 +179,6 @@ def escape_eps1(dim: int, s: int) -> float:
     narrow regime is eps1 well below it.
     """
     return math.sqrt(2.0 * math.log(max(s, 2)) / (dim - s))
-
-
-def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Least-squares line y ~ slope x + intercept and its R^2 (1 for a constant y on it).
-
-    Parameters
-    ----------
-    x, y : ndarray, shape (n,)
-        n >= 2 points.
-    """
-    slope, intercept = np.polyfit(x, y, 1)
-    resid = y - (slope * x + intercept)
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
-    return float(slope), float(intercept), r2
 
 
 def verdict_holds(n_short, thresholds, band_low: float, band_high: float) -> bool:

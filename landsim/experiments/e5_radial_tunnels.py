@@ -36,7 +36,7 @@ from .. import geometry, paths
 from .._checks import int_at_least, real_in
 from ..results import Result, Verdict, make_result
 from ..spec import random_landscape
-from ._common import Progress, Timer, check_landscape_fields, report
+from ._common import Progress, Timer, check_landscape_fields, line_fit, report
 
 ID = "E5"
 TITLE = "Radial tunnels in random sections"
@@ -133,15 +133,6 @@ def predicted_half_angle(r: np.ndarray, eps0: float, eps1: float, m: float,
         s = (b + np.sqrt(np.maximum(b * b - a * c, 0.0))) / a
     s = np.where(a > 0, s, np.inf)
     return np.where(s >= 1.0, math.pi / 2, np.arcsin(np.clip(s, 0.0, 1.0)))
-
-
-def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Least-squares line y ~ slope x + intercept and its R^2 (1 for a constant y on it)."""
-    slope, intercept = np.polyfit(x, y, 1)
-    resid = y - (slope * x + intercept)
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
-    return float(slope), float(intercept), r2
 
 
 def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:

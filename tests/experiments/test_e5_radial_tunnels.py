@@ -80,6 +80,8 @@ def test_line_fit():
     x = np.arange(5.0)
     assert E5.line_fit(x, 2 * x + 1) == pytest.approx((2.0, 1.0, 1.0))
     assert E5.line_fit(x, np.array([0.0, 1.0, 0.0, 1.0, 0.0]))[2] < 0.1
+    # a constant width (a strip, not a cone) explains no growth: R^2 = 0, so it fails
+    assert E5.line_fit(x, np.full(5, 0.3))[2] == 0.0
 
 
 def test_round_trip(quick_result, tmp_path):

@@ -7,9 +7,9 @@ import itertools
 import numba
 import numpy as np
 import pytest
-from small_landscapes import landscape, outside_points
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from small_landscapes import landscape, outside_points
 
 from landsim import geometry, reference
 from landsim.kernels import axis as axis_kernels

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from ..._checks import int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
-from ...experiments.e5_radial_tunnels import line_fit, section_angles
+from ...experiments._common import Progress, Timer, line_fit, report
+from ...experiments.e5_radial_tunnels import section_angles
 from ...results import Result, Verdict, make_result
 from .. import sections
 from ._setup import NetworkConfig, load_dataset, train_networks
@@ -173,8 +173,7 @@ def judge(cfg: Config, radii: np.ndarray, widths: np.ndarray, fit_mask: np.ndarr
         min_slope, max_slope = float(fits[:, 0].min()), float(fits[:, 0].max())
         min_r2 = float(fits[:, 2].min())
     enough = n_fit >= cfg.min_fit_radii
-    # a constant width is a strip, not a cone: its fitted slope is rounding noise and
-    # line_fit calls its R^2 1, so growth also needs the widths to differ at all
+    # a constant width is a strip, not a cone (line_fit gives it R^2 = 0 as well)
     grows = bool(n_fit >= 2 and slope > 0 and np.ptp(mean_width[fit_mask]) > 0)
     holds = bool(enough and grows and r2 >= cfg.min_r2)
     rule = (f"over the radii where the optimum's ray has training loss <= {cfg.low_loss:g} "
