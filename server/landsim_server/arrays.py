@@ -103,10 +103,8 @@ def _check_values(field: str, a: np.ndarray, finite: bool) -> None:
         if raw.size and raw.max() > 1:
             raise InvalidArgument(f"{field}.data", "bool values must be bytes 0 or 1, got "
                                                    f"{int(raw.max())}")
-    if finite and a.dtype.kind == "f" and not np.isfinite(a).all():
-        where = np.unravel_index(int(np.argmin(np.isfinite(a))), a.shape)
-        raise InvalidArgument(f"{field}", "must be finite, found "
-                                          f"{a[where]!r} at index {list(map(int, where))}")
+    if finite:
+        check_finite(field, a)
 
 
 def from_ndarray(msg: ndarray_pb2.NdArray, field: str,
@@ -433,8 +431,9 @@ def check_finite(field: str, rows: np.ndarray, first_row: int = 0) -> None:
     index in the whole array (``rows`` starts at row ``first_row``)."""
     if rows.dtype.kind == "f" and not np.isfinite(rows).all():
         where = np.unravel_index(int(np.argmin(np.isfinite(rows))), rows.shape)
-        index = [int(where[0]) + first_row, *map(int, where[1:])]
-        raise InvalidArgument(field, f"must be finite, found {rows[where]!r} at index {index}")
+        index = [int(where[0]) + first_row, *map(int, where[1:])] if where else []
+        raise InvalidArgument(field, f"must be finite, found {float(rows[where])} at index "
+                                     f"{index}")
 
 
 def iter_encoded_chunks(field_number: int, name: str, array, chunk_bytes: int, *,
