@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from small_landscapes import landscape, outside_points
 
 from landsim import geometry, reference
 from landsim.kernels import axis as axis_kernels
 from landsim.kernels import rotated as rotated_kernels
 from landsim.kernels.packing import pack_axis, pack_rotated
 from landsim.spec import random_landscape
+
+from small_landscapes import landscape, outside_points
 
 CASES = list(itertools.product(["axis", "rotated"], ["origin", "shared", "each"],
                                ["hard", "soft"]))
