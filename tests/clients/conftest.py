@@ -38,7 +38,8 @@ class ServerThread:
             await running.ready
             return running
 
-        self.running = self._run(go())
+        # the first start in a fresh checkout compiles the Numba kernels (cold cache)
+        self.running = self._run(go(), timeout_s=900.0)
         self.port = self.running.port
         return self.port
 

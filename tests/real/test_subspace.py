@@ -16,7 +16,11 @@ def test_dense_projection_is_the_descent_draw_with_orthonormal_columns():
     p = subspace.make_projection(50, 7, "dense", seed=3, dtype=torch.float64)
     assert p.kind == "dense" and (p.n_params, p.d) == (50, 7)
     torch.testing.assert_close(p.matrix.T @ p.matrix, torch.eye(7, dtype=torch.float64))
-    np.testing.assert_array_equal(p.matrix.numpy(), descent.subspace_projection(50, 7, "dense", 3))
+    # the same draw, factorised by torch: equal to numpy's QR up to rounding
+    np.testing.assert_allclose(p.matrix.numpy(), descent.subspace_projection(50, 7, "dense", 3),
+                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(subspace.make_projection(50, 7, "dense", seed=3).matrix,
+                               p.matrix.float(), rtol=0, atol=0)  # dtype: a cast of float64
 
 
 def test_sparse_projection_matches_its_dense_form_with_unit_columns():

@@ -48,7 +48,7 @@ class ServerThread:
         async def ready():
             await self.running.ready
 
-        self._run(ready())
+        self._run(ready(), timeout=900)  # a cold Numba cache compiles the kernels first
         self.address = self.running.address
         return self
 

@@ -35,7 +35,7 @@ def _address(proc) -> str:
     return f"{host}:{port}"
 
 
-def _wait_serving(address: str, timeout_s: float = 60.0) -> None:
+def _wait_serving(address: str, timeout_s: float = 900.0) -> None:  # cold cache: compiles
     with grpc.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         deadline = time.monotonic() + timeout_s
