@@ -20,6 +20,7 @@ def result():
     ({"m_max": 2}, "m_max"), ({"m_max": 7}, "m_max"), ({"simplex": "flat"}, "simplex"),
     ({"resolution": 1}, "resolution"), ({"dims": ()}, "dims"),
     ({"tunnel_optimizer": "lbfgs"}, "tunnel_optimizer"), ({"tunnel_lr": -1.0}, "tunnel_lr"),
+    ({"tunnel_batch_size": 0}, "tunnel_batch_size"),
     ({"projection": "fft"}, "projection"), ({"barrier_fraction": -0.1}, "barrier_fraction"),
 ])
 def test_config_rejects_bad_values(change, match):
