@@ -332,8 +332,8 @@ def plot(result: Result, fig) -> None:
     ax1.set_xscale("log")
     ax1.set_xlabel("subspace dimension d / s")
     ax1.set_ylabel("success rate")
-    ax1.set_title(f"Subspace training (eps1 = {c['eps1']:g})")
-    ax1.legend(fontsize="small")
+    ax1.set_title(f"success vs d (eps1 = {c['eps1']:g})", fontsize="medium")
+    ax1.legend(fontsize="x-small")
     xs = np.linspace(0.0, shorts[-1] * 1.05, 50)
     ax2.fill_between(xs, c["band_low"] * xs, c["band_high"] * xs, color="0.9",
                      label=f"band [{c['band_low']:g}, {c['band_high']:g}] x s")
@@ -345,17 +345,17 @@ def plot(result: Result, fig) -> None:
                        f"(R^2 = {m['fit_r2']:.3f})")
     ax2.set_xlabel("short directions s")
     ax2.set_ylabel("threshold d")
-    ax2.set_title("Threshold grows with s")
-    ax2.legend(fontsize="small")
+    ax2.set_title("threshold vs s", fontsize="medium")
+    ax2.legend(fontsize="x-small")
     eps = s["sweep_eps1"]
     ax3.plot(eps, s["sweep_threshold"], "o-", label="threshold dimension")
     ax3.axhline(c["sweep_n_short"], color="k", ls="--", lw=1, label="d = s")
     ax3.axvline(m["sweep_escape_eps1"], color="r", ls=":", lw=1,
-                label="sqrt(2 log s / n) (radial escape)")
+                label="radial escape")
     if np.all(eps > 0):
         ax3.set_xscale("log")
     ax3.set_yscale("log")
     ax3.set_xlabel("eps1 (width growth)")
     ax3.set_ylabel("threshold d")
-    ax3.set_title(f"Wider wedges, lower threshold (s = {c['sweep_n_short']})")
-    ax3.legend(fontsize="small")
+    ax3.set_title(f"threshold vs eps1 (s = {c['sweep_n_short']})", fontsize="medium")
+    ax3.legend(fontsize="x-small")
