@@ -484,14 +484,16 @@ def plot(result: Result, fig) -> None:
     s = result.series
     ms = s["m"]
     heat = "m3_grid" in s
-    axes = fig.subplots(1, 4 if heat else 3)
+    axes = fig.subplots(2, 2).ravel()  # 2 x 2: legible at half a page width
+    if not heat:
+        axes[3].remove()
     ax1, ax2, ax3 = axes[:3]
     ax1.plot(ms, s["short_count"], "o-", label="exact count of the m-intersection")
     ax1.plot(ms, s["expected_short_count"], "k--", lw=1, label="D (1 - (1 - s/D)^m)")
     ax1.set_xlabel("m (optima)")
     ax1.set_ylabel("short directions")
-    ax1.set_title("Short directions of the m-intersection")
-    ax1.legend(fontsize="small")
+    ax1.set_title("short directions of the m-intersection", fontsize="medium")
+    ax1.legend(fontsize="x-small")
     floor = 1e-16
     ax2.semilogy(ms, np.maximum(s["flat_max"], floor), "s-", label="flat simplex")
     ax2.semilogy(ms, np.maximum(s["centre_only_max"], floor), "^-",
@@ -499,15 +501,15 @@ def plot(result: Result, fig) -> None:
     ax2.semilogy(ms, np.maximum(s["tunnel_max"], floor), "o-", label="trained m-tunnel")
     ax2.semilogy(ms, np.maximum(s["tunnel_mean"], floor), "o:", label="m-tunnel (mean)")
     ax2.set_xlabel("m (optima)")
-    ax2.set_ylabel("max loss on the barycentric grid")
-    ax2.set_title("Loss on the simplex")
-    ax2.legend(fontsize="small")
+    ax2.set_ylabel("max loss on the grid")
+    ax2.set_title("loss on the simplex", fontsize="medium")
+    ax2.legend(fontsize="x-small")
     ax3.plot(ms, s["threshold"], "o-", label="threshold dimension (centre)")
     ax3.plot(ms, s["short_count"], "k--", lw=1, label="short count")
     ax3.set_xlabel("m (optima)")
     ax3.set_ylabel("subspace dimension d")
-    ax3.set_title("Threshold dimension of the tunnel")
-    ax3.legend(fontsize="small")
+    ax3.set_title("threshold dimension of the tunnel", fontsize="medium")
+    ax3.legend(fontsize="x-small")
     for ax in (ax1, ax2, ax3):
         ax.set_xticks(ms)
     if heat:
