@@ -9,7 +9,7 @@ One server carries:
   kernels are loaded (a tiny evaluate of every kernel variant), SERVING after, and
   NOT_SERVING again as soon as a shutdown begins;
 - server reflection, so generic tools (grpcurl, grpcui) can discover the API;
-- optional bearer-token auth (every call but the health check needs
+- optional bearer-token auth (every call but health and reflection needs
   ``authorization: Bearer <token>``, else UNAUTHENTICATED) and optional TLS;
 - a limit on concurrent calls, over which a call gets RESOURCE_EXHAUSTED at once.
 
@@ -53,8 +53,11 @@ __all__ = ["ServerOptions", "RunningServer", "BearerTokenInterceptor", "start_se
 TOKEN_ENV = "LANDSIM_TOKEN"
 #: Full name of the job service.
 JOB_SERVICE_NAME = jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
-#: Methods callable without a token.
-OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
+#: Methods callable without a token: health checks and server reflection, so that load
+#: balancers and generic tools (grpcurl, other lab services) can probe and discover the API.
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",
+                        "/grpc.reflection.v1alpha.ServerReflection/",
+                        "/grpc.reflection.v1.ServerReflection/")
 
 _log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class ServerOptions:
     torch_worker : bool
         Also start a torch worker for real-network jobs.
     token : str or None
-        Bearer token every call but the health check must carry; None: no auth.
+        Bearer token every call but health and reflection must carry; None: no auth.
         :meth:`from_env` fills it from ``LANDSIM_TOKEN``.
     tls_cert, tls_key : str or None
         PEM certificate chain and private key files; both or neither (then plaintext).
@@ -157,7 +160,7 @@ class ServerOptions:
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
     """Reject calls without ``authorization: Bearer <token>`` (UNAUTHENTICATED).
 
-    Methods under :data:`OPEN_METHOD_PREFIXES` (the health check) stay open. A rejected
+    Methods under :data:`OPEN_METHOD_PREFIXES` (health, reflection) stay open. A rejected
     call's request is never deserialised.
     """
 

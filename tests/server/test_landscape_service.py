@@ -526,6 +526,11 @@ def test_auth_and_concurrency_limit(tmp_path):
                     threading.Event().wait(0.02)
             health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
             assert health.status == health_pb2.HealthCheckResponse.SERVING  # no token needed
+            refl = reflection_pb2_grpc.ServerReflectionStub(ch)  # nor for reflection
+            listed = next(iter(refl.ServerReflectionInfo(iter([
+                reflection_pb2.ServerReflectionRequest(list_services="")]))))
+            assert "landsim.v1.LandscapeService" in {
+                svc.name for svc in listed.list_services_response.service}
             # hold the only call slot with an open stream, then ask for another call
             gate = threading.Event()
 
