@@ -44,6 +44,11 @@ def test_verdict_follows_the_measured_signs(quick_result):
             assert np.sign(m[f"{knob}_width_change"]) == sign
     agree = len(set(signs.values())) == 1 and signs["lr"] != 0
     assert r.verdict.holds == agree, r.verdict.evidence
+    # the model's own mechanics: a larger step and more noise end further out, where the
+    # wedge is wider; L2 pulls the end point towards the origin, where it is narrower
+    assert m["lr_rho_radius"] > 0 and m["noise_std_rho_radius"] > 0
+    assert m["l2_rho_radius"] < 0
+    assert signs["lr"] == 1 and signs["noise_std"] == 1 and signs["l2"] == -1
     assert ("all three agree" if agree else "they do not all agree") in r.verdict.evidence
     words = {1: "widens", -1: "narrows", 0: "has no clear effect on"}
     for knob in E7.KNOBS:
