@@ -104,6 +104,11 @@ def _per_wedge(field: str, values, n_wedges: int, default):
     return values
 
 
+#: Most wedges one landscape may have: the cost of building and evaluating a landscape
+#: grows with its wedge count even where its arrays are small.
+MAX_WEDGES = 4096
+
+
 def random_from_proto(msg: pb.RandomLandscapeParams, max_bytes: int,
                       field: str = "random") -> LandscapeSpec:
     """Draw the spec that ``msg`` describes (its arrays capped at ``max_bytes`` in all)."""
@@ -111,7 +116,14 @@ def random_from_proto(msg: pb.RandomLandscapeParams, max_bytes: int,
         raise InvalidArgument(f"{field}.dim", f"must be >= 1, got {msg.dim}")
     if msg.n_wedges < 1:
         raise InvalidArgument(f"{field}.n_wedges", f"must be >= 1, got {msg.n_wedges}")
+    if msg.n_wedges > MAX_WEDGES:
+        raise ResourceExhausted(f"{field}.n_wedges", MAX_WEDGES, msg.n_wedges,
+                                "the number of wedges of one landscape")
     n_short = _per_wedge(f"{field}.n_short", msg.n_short, msg.n_wedges, None)
+    for i, s in enumerate(n_short if isinstance(n_short, list) else [n_short]):
+        if not 1 <= s <= msg.dim:
+            where = f"{field}.n_short[{i}]" if isinstance(n_short, list) else f"{field}.n_short"
+            raise InvalidArgument(where, f"must be in [1, dim={msg.dim}], got {s}")
     kind = _enum(f"{field}.kind", msg.kind, KIND_NAMES)
     total_short = (int(np.sum(n_short)) if isinstance(n_short, list)
                    else int(n_short) * msg.n_wedges)

@@ -80,7 +80,13 @@ class InvalidArgument(ServiceError):
 
     code = grpc.StatusCode.INVALID_ARGUMENT
 
+    #: Longest description sent back; a longer one (e.g. quoting a huge bad value) is cut,
+    #: so that the error always fits the client's metadata limit.
+    MAX_DESCRIPTION = 1000
+
     def __init__(self, field: str, description: str) -> None:
+        if len(description) > self.MAX_DESCRIPTION:
+            description = description[:self.MAX_DESCRIPTION] + " ... (cut)"
         # Most descriptions already open with the field's name ("seed must be ..."); the
         # message names the field once either way.
         named = description.startswith(field.split(".")[-1].split("[")[0])
