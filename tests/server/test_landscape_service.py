@@ -456,7 +456,7 @@ def test_bad_requests_get_codes_and_details_and_server_keeps_serving(stub):
     violation = _detail(status, error_details_pb2.BadRequest).field_violations[0]
     assert violation.field == "spec.wedges[0]" and "[0, 4]" in violation.description
     assert _bad_field(stub.CreateLandscape, pb.CreateLandscapeRequest(
-        random=_random(n_short=0))) == "random"
+        random=_random(n_short=0))) == "random.n_short"
     # still serving, and the stored landscape is intact
     ok = evaluate(to_ndarray(X))
     assert np.array_equal(from_ndarray(ok.losses, "l"), geometry.loss(spec, X))
