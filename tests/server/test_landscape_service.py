@@ -516,6 +516,13 @@ def test_auth_and_concurrency_limit(tmp_path):
                         break
                     threading.Event().wait(0.02)
                 assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            # reflection needs no token either (read to the end of the stream, so that
+            # its call slot is free again; the retry loop below absorbs any lag)
+            refl = reflection_pb2_grpc.ServerReflectionStub(ch)
+            listed = list(refl.ServerReflectionInfo(iter([
+                reflection_pb2.ServerReflectionRequest(list_services="")])))
+            assert "landsim.v1.LandscapeService" in {
+                svc.name for svc in listed[0].list_services_response.service}
             auth = [("authorization", "Bearer s3cret")]
             for _ in range(100):
                 try:
@@ -526,11 +533,6 @@ def test_auth_and_concurrency_limit(tmp_path):
                     threading.Event().wait(0.02)
             health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
             assert health.status == health_pb2.HealthCheckResponse.SERVING  # no token needed
-            refl = reflection_pb2_grpc.ServerReflectionStub(ch)  # nor for reflection
-            listed = next(iter(refl.ServerReflectionInfo(iter([
-                reflection_pb2.ServerReflectionRequest(list_services="")]))))
-            assert "landsim.v1.LandscapeService" in {
-                svc.name for svc in listed.list_services_response.service}
             # hold the only call slot with an open stream, then ask for another call
             gate = threading.Event()
 
