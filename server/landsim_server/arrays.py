@@ -190,7 +190,72 @@ def iter_chunks(name: str, array, chunk_bytes: int = DEFAULT_CHUNK_BYTES, *,
             return
 
 
-class ChunkAssembler:
+class _ChunkSequence:
+    """The checks every reader of one chunked array makes: the chunk's name, the first
+    chunk's dtype and shape (allow-list, dims >= 0, byte cap, ``ndim``), later chunks
+    repeating them or leaving them empty, pieces in order and inside the array.
+    Subclasses take the validated header in :meth:`_header` and the bytes from
+    :meth:`_accept`."""
+
+    def __init__(self, name: str, allowed_dtypes: Sequence[str], max_bytes: int,
+                 ndim: int | None) -> None:
+        self.name = name
+        self.allowed_dtypes = tuple(allowed_dtypes)
+        self.max_bytes = max_bytes
+        self.ndim = ndim
+        self.dtype: np.dtype | None = None
+        self.shape: tuple[int, ...] | None = None
+        self.nbytes = 0
+        self.received = 0
+
+    @property
+    def started(self) -> bool:
+        """Whether the first piece (dtype and shape) has arrived."""
+        return self.shape is not None
+
+    @property
+    def done(self) -> bool:
+        """Whether every byte has arrived."""
+        return self.started and self.received == self.nbytes
+
+    def _header(self, dtype: np.dtype, shape: tuple[int, ...], nbytes: int) -> None:
+        """Take the first chunk's validated header (subclasses may check more first)."""
+        self.dtype, self.shape, self.nbytes = dtype, shape, nbytes
+
+    def _accept(self, chunk) -> tuple[memoryview, int]:
+        """Validate one piece; returns its bytes and the offset where they start (the
+        count of bytes received is advanced past them)."""
+        if chunk.name != self.name:
+            raise InvalidArgument(f"{self.name}.name", f"expected chunks of {self.name!r}, "
+                                                       f"got {chunk.name!r}")
+        if not self.started:
+            if chunk.offset != 0:
+                raise InvalidArgument(f"{self.name}.offset", "the first chunk must have "
+                                                             f"offset 0, got {chunk.offset}")
+            self._header(*_check_header(self.name, chunk.dtype, chunk.shape,
+                                        self.allowed_dtypes, self.max_bytes, self.ndim))
+        elif chunk.dtype or len(chunk.shape):
+            if chunk.dtype != self.dtype.name or tuple(chunk.shape) != self.shape:
+                raise InvalidArgument(f"{self.name}.shape", "later chunks must repeat the first "
+                                      f"chunk's dtype and shape or leave them empty, got "
+                                      f"{chunk.dtype!r} {list(chunk.shape)}")
+        if chunk.offset != self.received:
+            raise InvalidArgument(f"{self.name}.offset", f"expected offset {self.received} "
+                                                         f"(chunks in order), got {chunk.offset}")
+        data = memoryview(chunk.data)  # one access: a protobuf bytes field copies on each
+        start, end = self.received, self.received + data.nbytes
+        if end > self.nbytes:
+            raise InvalidArgument(f"{self.name}.data", f"chunk ends at byte {end}, beyond the "
+                                                       f"array's {self.nbytes} bytes")
+        self.received = end
+        return data, start
+
+    def _missing(self) -> InvalidArgument:
+        return InvalidArgument(f"{self.name}.data", f"stream ended after {self.received} of "
+                                                    f"{self.nbytes} bytes")
+
+
+class ChunkAssembler(_ChunkSequence):
     """Rebuild one array from its NdArrayChunk pieces, validating as they come.
 
     The first piece's dtype and shape are checked (allow-list, dims >= 0, byte cap)
@@ -216,55 +281,18 @@ class ChunkAssembler:
     def __init__(self, name: str, allowed_dtypes: Sequence[str] = FLOAT_DTYPES,
                  max_bytes: int = DEFAULT_MAX_BYTES, *, ndim: int | None = None,
                  finite: bool = False) -> None:
-        self.name = name
-        self.allowed_dtypes = tuple(allowed_dtypes)
-        self.max_bytes = max_bytes
-        self.ndim = ndim
+        super().__init__(name, allowed_dtypes, max_bytes, ndim)
         self.finite = finite
-        self.dtype: np.dtype | None = None
-        self.shape: tuple[int, ...] | None = None
-        self.nbytes = 0
-        self.received = 0
         self._buffer: np.ndarray | None = None
 
-    @property
-    def started(self) -> bool:
-        """Whether the first piece (dtype and shape) has arrived."""
-        return self._buffer is not None
-
-    @property
-    def done(self) -> bool:
-        """Whether every byte has arrived."""
-        return self.started and self.received == self.nbytes
+    def _header(self, dtype: np.dtype, shape: tuple[int, ...], nbytes: int) -> None:
+        super()._header(dtype, shape, nbytes)
+        self._buffer = np.empty(nbytes, dtype=np.uint8)
 
     def add(self, chunk: ndarray_pb2.NdArrayChunk) -> None:
         """Append one piece (validated; raises InvalidArgument or ResourceExhausted)."""
-        if chunk.name != self.name:
-            raise InvalidArgument(f"{self.name}.name", f"expected chunks of {self.name!r}, "
-                                                       f"got {chunk.name!r}")
-        if not self.started:
-            if chunk.offset != 0:
-                raise InvalidArgument(f"{self.name}.offset", "the first chunk must have "
-                                                             f"offset 0, got {chunk.offset}")
-            self.dtype, self.shape, self.nbytes = _check_header(
-                self.name, chunk.dtype, chunk.shape, self.allowed_dtypes, self.max_bytes,
-                self.ndim)
-            self._buffer = np.empty(self.nbytes, dtype=np.uint8)
-        elif chunk.dtype or len(chunk.shape):
-            if chunk.dtype != self.dtype.name or tuple(chunk.shape) != self.shape:
-                raise InvalidArgument(f"{self.name}.shape", "later chunks must repeat the first "
-                                      f"chunk's dtype and shape or leave them empty, got "
-                                      f"{chunk.dtype!r} {list(chunk.shape)}")
-        if chunk.offset != self.received:
-            raise InvalidArgument(f"{self.name}.offset", f"expected offset {self.received} "
-                                                         f"(chunks in order), got {chunk.offset}")
-        data = chunk.data  # once: every access of a protobuf bytes field copies it
-        end = self.received + len(data)
-        if end > self.nbytes:
-            raise InvalidArgument(f"{self.name}.data", f"chunk ends at byte {end}, beyond the "
-                                                       f"array's {self.nbytes} bytes")
-        self._buffer[self.received:end] = np.frombuffer(data, dtype=np.uint8)
-        self.received = end
+        data, start = self._accept(chunk)
+        self._buffer[start:self.received] = np.frombuffer(data, dtype=np.uint8)
 
     def _typed(self) -> np.ndarray:
         if not self.started:
@@ -292,8 +320,7 @@ class ChunkAssembler:
     def array(self) -> np.ndarray:
         """The whole array (read-only view); InvalidArgument if bytes are missing."""
         if not self.done:
-            raise InvalidArgument(f"{self.name}.data", f"stream ended after {self.received} of "
-                                                       f"{self.nbytes} bytes")
+            raise self._missing()
         out = self._typed()
         out.flags.writeable = False
         _check_values(self.name, out, self.finite)
@@ -318,7 +345,7 @@ def assemble(chunks: Iterable[ndarray_pb2.NdArrayChunk],
     return {name: part.array() for name, part in parts.items()}
 
 
-class RowReader:
+class RowReader(_ChunkSequence):
     """Validate the NdArrayChunk pieces of one array and hand out its complete rows as
     they arrive, without assembling the array.
 
@@ -341,62 +368,24 @@ class RowReader:
     def __init__(self, name: str, allowed_dtypes: Sequence[str] = FLOAT_DTYPES,
                  max_bytes: int = DEFAULT_MAX_BYTES, *, ndim: int | None = None,
                  on_header=None) -> None:
-        self.name = name
-        self.allowed_dtypes = tuple(allowed_dtypes)
-        self.max_bytes = max_bytes
-        self.ndim = ndim
+        super().__init__(name, allowed_dtypes, max_bytes, ndim)
         self.on_header = on_header
-        self.dtype: np.dtype | None = None
-        self.shape: tuple[int, ...] | None = None
-        self.nbytes = 0
-        self.received = 0
         self._row_bytes = 0
         self._partial = bytearray()
 
-    @property
-    def started(self) -> bool:
-        """Whether the first piece (dtype and shape) has arrived."""
-        return self.shape is not None
-
-    @property
-    def done(self) -> bool:
-        """Whether every byte has arrived."""
-        return self.started and self.received == self.nbytes
+    def _header(self, dtype: np.dtype, shape: tuple[int, ...], nbytes: int) -> None:
+        if not shape:
+            raise InvalidArgument(f"{self.name}.shape", "must have at least one "
+                                                        "dimension, got []")
+        if self.on_header is not None:
+            self.on_header(shape)
+        super()._header(dtype, shape, nbytes)
+        self._row_bytes = nbytes // shape[0] if shape[0] else 0
 
     def add(self, chunk) -> list[np.ndarray]:
         """Take one piece (an NdArrayChunk or a :class:`~landsim_server.wire.ChunkView`);
         returns the rows it completes, as arrays of shape (n, ...) in order."""
-        if chunk.name != self.name:
-            raise InvalidArgument(f"{self.name}.name", f"expected chunks of {self.name!r}, "
-                                                       f"got {chunk.name!r}")
-        if not self.started:
-            if chunk.offset != 0:
-                raise InvalidArgument(f"{self.name}.offset", "the first chunk must have "
-                                                             f"offset 0, got {chunk.offset}")
-            dtype, shape, nbytes = _check_header(self.name, chunk.dtype, chunk.shape,
-                                                 self.allowed_dtypes, self.max_bytes,
-                                                 self.ndim)
-            if not shape:
-                raise InvalidArgument(f"{self.name}.shape", "must have at least one "
-                                                            "dimension, got []")
-            if self.on_header is not None:
-                self.on_header(shape)
-            self.dtype, self.shape, self.nbytes = dtype, shape, nbytes
-            self._row_bytes = nbytes // shape[0] if shape[0] else 0
-        elif chunk.dtype or len(chunk.shape):
-            if chunk.dtype != self.dtype.name or tuple(chunk.shape) != self.shape:
-                raise InvalidArgument(f"{self.name}.shape", "later chunks must repeat the first "
-                                      f"chunk's dtype and shape or leave them empty, got "
-                                      f"{chunk.dtype!r} {list(chunk.shape)}")
-        if chunk.offset != self.received:
-            raise InvalidArgument(f"{self.name}.offset", f"expected offset {self.received} "
-                                                         f"(chunks in order), got {chunk.offset}")
-        data = memoryview(chunk.data)  # one access: a protobuf bytes field copies on each
-        end = self.received + data.nbytes
-        if end > self.nbytes:
-            raise InvalidArgument(f"{self.name}.data", f"chunk ends at byte {end}, beyond the "
-                                                       f"array's {self.nbytes} bytes")
-        self.received = end
+        data, _ = self._accept(chunk)
         rb = self._row_bytes
         if rb == 0 or data.nbytes == 0:
             return []
@@ -422,8 +411,7 @@ class RowReader:
     def finish(self) -> None:
         """Raise InvalidArgument if bytes are missing (the stream ended early)."""
         if not self.done:
-            raise InvalidArgument(f"{self.name}.data", f"stream ended after {self.received} of "
-                                                       f"{self.nbytes} bytes")
+            raise self._missing()
 
 
 def check_finite(field: str, rows: np.ndarray, first_row: int = 0) -> None:
