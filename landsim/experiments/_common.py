@@ -6,6 +6,10 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
+import numpy as np
+
+from .._checks import int_at_least, real_in
+
 Progress = Callable[[float, str], None] | None
 
 
@@ -42,8 +46,6 @@ def check_landscape_fields(config, min_wedges: int = 1) -> None:
     (a wedge needs at least one long direction), ``eps0`` and ``eps1`` >= 0. Raises
     ValueError naming the bad value and the valid range.
     """
-    from .._checks import int_at_least, real_in
-
     int_at_least("dim", config.dim, 2)
     int_at_least("n_wedges", config.n_wedges, min_wedges)
     int_at_least("n_short", config.n_short, 1)
@@ -69,8 +71,6 @@ def line_fit(x, y) -> tuple[float, float, float]:
     -------
     (slope, intercept, r2) : tuple of float
     """
-    import numpy as np
-
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     slope, intercept = np.polyfit(x, y, 1)
