@@ -109,8 +109,7 @@ MEMORY_SNIPPET = textwrap.dedent("""
             return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field + ":"))
     spec = random_landscape(D, K, s, eps0=0.05, eps1=0.001, seed=2)
     X = np.random.default_rng(0).normal(size=(B, D))
-    geometry.loss_and_grad(spec, X[:1])  # loads the kernels and packs the spec; the (D, B)
-    # workspace the call below needs is not made yet, so it is counted
+    geometry.loss_and_grad(spec, X[:1])  # loads the kernels and packs the spec
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak resident set to the current one
     before = status("VmRSS")

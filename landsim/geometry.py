@@ -48,18 +48,6 @@ def _packed(spec: LandscapeSpec) -> dict:
         return entry
 
 
-_local = threading.local()
-
-
-def _workspace(D: int, B: int) -> np.ndarray:
-    """A per-thread float64 (D, B) scratch array for the axis kernels, reused across calls
-    (its pages are touched once, not on every call)."""
-    buf = getattr(_local, "xt", None)
-    if buf is None or buf.size < D * B:
-        buf = _local.xt = np.empty(D * B)
-    return buf[:D * B].reshape(D, B)
-
-
 def _frames_t(spec: LandscapeSpec, dtype) -> np.ndarray:
     entry = _packed(spec)
     key = f"frames_{np.dtype(dtype).name}"
@@ -68,10 +56,12 @@ def _frames_t(spec: LandscapeSpec, dtype) -> np.ndarray:
     return entry[key]
 
 
-def as_batch(spec: LandscapeSpec, X, name: str = "X") -> tuple[np.ndarray, bool]:
+def as_batch(spec: LandscapeSpec, X, name: str = "X", *, check_finite: bool = True
+             ) -> tuple[np.ndarray, bool]:
     """Validate points: returns a C-contiguous (B, D) float array and whether X was 1-D.
 
-    Raises ``ValueError`` naming the bad shape or value.
+    Raises ``ValueError`` naming the bad shape or value. ``check_finite=False`` leaves the
+    NaN/inf check to the caller (:func:`require_finite`), for kernels that flag it anyway.
     """
     arr = np.asarray(X)
     if arr.dtype.kind in "iub":
@@ -86,9 +76,16 @@ def as_batch(spec: LandscapeSpec, X, name: str = "X") -> tuple[np.ndarray, bool]
                          f"got {np.shape(X)}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} must hold at least 1 point, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr)
+    if check_finite:
+        require_finite(arr, name)
+    return arr, single
+
+
+def require_finite(arr: np.ndarray, name: str = "X") -> None:
+    """Raise ``ValueError`` if ``arr`` holds a NaN or inf."""
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, found NaN or inf")
-    return np.ascontiguousarray(arr), single
 
 
 class Evaluation(NamedTuple):
@@ -117,8 +114,14 @@ def evaluate(spec: LandscapeSpec, X, *, grad: bool = True,
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    ValueError
+        For a bad shape or dtype, or a NaN or inf in X (for axis-aligned landscapes the
+        kernel flags that while it runs, so ``out`` may have been written).
     """
-    Xb, single = as_batch(spec, X)
+    Xb, single = as_batch(spec, X, check_finite=spec.kind != "axis")
     soft = spec.union == "soft"
     B, D = Xb.shape
     if out is not None:
@@ -133,7 +136,9 @@ def evaluate(spec: LandscapeSpec, X, *, grad: bool = True,
         p: PackedAxis = _packed(spec)["axis"]
         G = (out if out is not None else np.empty_like(Xb)) if grad else np.empty((0, D),
                                                                                     Xb.dtype)
-        total, arg, wl = _axis.loss_and_grad(Xb, *p, soft, spec.tau, _workspace(D, B), G)
+        total, arg, wl, ysq = _axis.loss_and_grad(Xb, *p, soft, spec.tau, G)
+        if not np.all(np.isfinite(ysq)):  # the kernel's sums flag a NaN or inf in X
+            require_finite(Xb)
     else:
         q: PackedRotated = _packed(spec)["rotated"]
         total, arg, wl, G = _rotated.loss_and_grad(

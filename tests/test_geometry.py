@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -360,6 +361,34 @@ def test_single_point_shapes_and_dtypes(kind):
     np.testing.assert_array_equal(G.gradient(spec, Xi), G.gradient(spec, Xi.astype(float)))
     assert G.gradient(spec, Xi).dtype == np.float64
     assert G.loss(spec, Xi.tolist()).shape == (4,)
+
+
+@pytest.mark.parametrize("anchors", ["origin", "shared", "each"])
+@pytest.mark.parametrize("union", ["hard", "soft"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_axis_kernel_flags_non_finite_points(anchors, union, bad):
+    # the axis kernels check finiteness through their own sums: any NaN or inf, in any
+    # point and any coordinate (float32 too), must still raise, whatever the anchors
+    spec = random_landscape(9000, 5, 700, eps0=0.05, eps1=0.01, seed=3,
+                            anchor_scale=0.0 if anchors == "origin" else 0.3,
+                            union=union, tau=0.5)
+    if anchors == "shared":
+        a = spec.wedges[0].anchor
+        spec = spec.replace(
+            wedges=tuple(dataclasses.replace(w, anchor=a) for w in spec.wedges))
+    X = np.random.default_rng(0).normal(size=(19, spec.dim))
+    for dtype in (np.float64, np.float32):
+        for b, i in [(0, 0), (18, spec.dim - 1), (7, int(spec.wedges[2].short_axes[0]))]:
+            Y = X.astype(dtype)
+            Y[b, i] = bad
+            with pytest.raises(ValueError, match=r"X must be finite, found NaN or inf"):
+                G.evaluate(spec, Y)
+            with pytest.raises(ValueError, match=r"X must be finite, found NaN or inf"):
+                G.evaluate(spec, Y, grad=False)
+    # huge but finite values overflow the kernel's sums; that is not an input error
+    Y = X.copy()
+    Y[2, 5] = 1e200
+    assert G.evaluate(spec, Y).loss.shape == (19,)
 
 
 def test_bad_inputs(kind):

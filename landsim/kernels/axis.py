@@ -2,186 +2,222 @@
 
 Packed layout (built by :func:`landsim.kernels.packing.pack_axis`):
 
-- ``axis_ptr`` (int64, (D + 1,)) and ``axis_wedge`` (int32, (S,)): the wedges having
-  coordinate i as a short axis are ``axis_wedge[axis_ptr[i]:axis_ptr[i + 1]]``, S = sum s_k;
-- ``axes`` (int64, (S,)) and ``offsets`` (int64, (K + 1,)): the same sets by wedge, each
-  sorted, wedge k at ``axes[offsets[k]:offsets[k + 1]]``;
 - ``anchors``: (0, D) (all at the origin), (1, D) (one shared anchor) or (K, D);
+- ``axes`` (int64, (S,)) and ``offsets`` (int64, (K + 1,)): the short axes by wedge, each
+  wedge's sorted, wedge k at ``axes[offsets[k]:offsets[k + 1]]``, S = sum s_k;
+- the chunk table: the coordinates are cut into chunks of ``CHUNK``; the wedges with short
+  axes in chunk c are the entries ``e`` in ``chunk_ptr[c]:chunk_ptr[c + 1]``, each naming a
+  wedge ``chunk_wedge[e]`` (int32) and its axes there, ``axes[chunk_lo[e]:chunk_hi[e]]``
+  (int64). There are at most min(S, K * n_chunks) entries;
 - ``eps0``, ``eps1``: float64, (K,).
 
-Design. Gathering u = y[I_k] wedge by wedge touches K*s random addresses: latency-bound,
-a few percent of the memory bandwidth. These kernels *stream* over the coordinates
-instead, and for each coordinate update the few wedges holding it (K*s/D on average) in
-(K, B) accumulators that stay in L1 (a sparse-times-dense product with the by-axis CSR):
+Design. Gathering u = y[I_k] for every point wedge by wedge from X touches B K s random
+addresses, and is bound by memory latency. Streaming over the coordinates and updating
+every wedge that holds each one keeps (K, B) accumulators in L1, but spends most of its
+time loading and storing them. These kernels do neither: each task (a slab of whole
+chunks x a block of up to ``POINT_BLOCK`` points) copies one chunk of its points at a time,
+transposed and centred, into a buffer that stays in L2 (one coordinate's values for the
+block's points side by side), and then, wedge by wedge, sums over that wedge's short axes
+in the chunk with eight points' accumulators held in one vector register
+(:mod:`landsim.kernels.axis_blocks`). X is read once per pass, in order.
 
-1. :func:`transpose_center` writes the centred transpose XT (D, B) into a reusable
-   float64 workspace (one contiguous row of B values per coordinate) and ||y_b||^2;
-2. :func:`short_sums` streams XT for ||u_k||^2 and max_j |u_j| per (wedge, point)
+1. :func:`short_sums`: ||u_k||^2 and max_j |u_j| per (wedge, point), plus ||y_b||^2
    -> r and w;
-3. :func:`relu_sums` streams XT again for the loss sum_j relu(|u_j| - w)^2 and
-   H = sum_j relu(|u_j| - w), skipping wedges that hold every point (max |u| <= w);
-4. the gradient: hard union (:func:`gradient_hard`) streams each row of X once, writes
+2. :func:`relu_sums`: the loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w),
+   skipping wedges that hold every point (max |u| <= w);
+3. the gradient: hard union (:func:`gradient_hard`) streams each row of X once, writes
    G[b] = c y_b and fixes the s short coordinates of its arg-min wedge by a merge with the
-   sorted axes; soft union (:func:`gradient_soft`) streams XT and adds every wedge's
-   short terms.
+   sorted axes; soft union (:func:`gradient_soft`) builds each chunk of G transposed in
+   L2, adding every wedge's short terms, and writes it back.
 
-No (B, K, s) temporary is made: the extra memory of a call is the workspace XT (the size
-of X in float64) plus O(K B) per slab. The inner B-loops index flat rows with unsigned
-integers (no wrap-around code), so they vectorise with little per-(coordinate, wedge)
-overhead. Every pass splits D into up to ``NSLAB`` slabs of at least ``MIN_SLAB``
-coordinates run in parallel, so both cores work for any B (B = 1 included); small
-problems (one slab) run serially, without the cost of starting the thread pool. The slab
-count depends on D alone, so the sums, and the results, are bit-identical for any
-number of threads.
+No (B, K, s) temporary and no (D, B) workspace are made: the extra memory of a call is
+two chunk buffers per task and O(K B) partial sums per slab. The slab count depends on
+D, K and B alone, never on the number of threads, and the partial sums are added in slab
+order, so results are bit-identical for any number of threads. Small problems run
+their tasks serially, without the cost of starting the thread pool.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit, jit_finite, pjit, prange
+from . import axis_blocks as blk
+from ._jit import jit, pjit, prange
 from .union import combine_losses
 
-__all__ = ["transpose_center", "short_sums", "per_anchor_sqnorm", "relu_sums", "wedge_stats",
-           "width_coefficient", "gradient_hard", "gradient_soft", "loss_and_grad", "NSLAB",
-           "BLOCK"]
+U1, U2, U3, U4 = (np.uint64(i) for i in range(1, 5))
 
-NSLAB = 32  # most slabs of D per pass; the count depends on D only, never on threads
-MIN_SLAB = 4096  # fewest coordinates per slab: below 2 slabs a pass runs serially
-BLOCK = 256  # coordinates per block of XT handled together
+__all__ = ["short_sums", "per_anchor_sqnorm", "relu_sums", "wedge_stats",
+           "width_coefficient", "gradient_hard", "gradient_soft", "loss_and_grad", "CHUNK",
+           "POINT_BLOCK"]
+
+CHUNK = 2048  # coordinates per chunk: CHUNK * POINT_BLOCK float64 (256 KiB) stay in L2
+POINT_BLOCK = 16  # most points per task
+TILE = 64  # coordinates per tile when a chunk is copied
+NSLAB = 32  # most slabs (groups of whole chunks) per pass
+PARTIAL_CAP = 1 << 22  # fewer slabs when nslab * K * B partial sums would exceed this
+PARALLEL_MIN = 1 << 15  # B * D below which the tasks of a pass run serially
+MIN_SLAB = 4096  # fewest coordinates per slab of the row-wise passes
 
 
 @jit
-def _n_slabs(D):
+def _layout(n_chunks, B, K):
+    """(slabs, point blocks) of a pass; depends on the sizes only."""
+    nslab = max(1, min(NSLAB, n_chunks, PARTIAL_CAP // max(1, K * B)))
+    return nslab, (B + POINT_BLOCK - 1) // POINT_BLOCK
+
+
+@jit
+def _row_slabs(D):
+    """Slabs of the row-wise passes (:func:`per_anchor_sqnorm`, :func:`gradient_hard`)."""
     return max(1, min(NSLAB, D // MIN_SLAB))
 
 
 @jit
-def _transpose_slab(X, anchors, XT, c, nslab, ysq_p):
-    """Slab c of :func:`transpose_center`."""
+def _task_span(t, npb, nslab, n_chunks, B):
+    """Task t -> (slab c, first chunk, end chunk, first point p0, points nb)."""
+    c = t // npb
+    p0 = (t % npb) * POINT_BLOCK
+    return c, c * n_chunks // nslab, (c + 1) * n_chunks // nslab, p0, min(B, p0 + POINT_BLOCK) - p0
+
+
+@jit
+def _copy_row(row, shift, loc, o, ub, t0, t1):
+    """loc[o + (i - t0) ub] = row[i] - shift[i] (shift: empty = none) for t0 <= i < t1;
+    returns the sum of their squares, in four interleaved partial sums (one chain would
+    cost an add's latency per value)."""
+    shifted = shift.size > 0
+    s0 = s1 = s2 = s3 = 0.0
+    n4 = np.uint64(t0 + (t1 - t0) // 4 * 4)
+    i = np.uint64(t0)
+    while i < n4:  # unsigned indices: no wrap-around code
+        v0 = np.float64(row[i])
+        v1 = np.float64(row[i + U1])
+        v2 = np.float64(row[i + U2])
+        v3 = np.float64(row[i + U3])
+        if shifted:
+            v0 -= shift[i]
+            v1 -= shift[i + U1]
+            v2 -= shift[i + U2]
+            v3 -= shift[i + U3]
+        loc[o] = v0
+        loc[o + ub] = v1
+        loc[o + U2 * ub] = v2
+        loc[o + U3 * ub] = v3
+        s0 += v0 * v0
+        s1 += v1 * v1
+        s2 += v2 * v2
+        s3 += v3 * v3
+        o += U4 * ub
+        i += U4
+    while i < np.uint64(t1):
+        v = np.float64(row[i])
+        if shifted:
+            v -= shift[i]
+        loc[o] = v
+        s0 += v * v
+        o += ub
+        i += U1
+    return (s0 + s1) + (s2 + s3)
+
+
+@jit
+def _load_chunk(X, p0, nb, e0, e1, shift, loc, sq):
+    """loc[(i - e0) nb + b] = X[p0 + b, i] - shift[i] as float64; sq[p0 + b] += their squares.
+
+    ``shift`` is a shared anchor, shape (D,), or empty (no shift). Copied in tiles of
+    ``TILE`` coordinates, so that the tile of ``loc`` being written stays in L1.
+    """
+    ub = np.uint64(nb)
+    for t0 in range(e0, e1, TILE):
+        t1 = min(e1, t0 + TILE)
+        base = np.uint64(t0 - e0) * ub
+        for b in range(nb):
+            sq[p0 + b] += _copy_row(X[p0 + b], shift, loc, base + np.uint64(b), ub, t0, t1)
+
+
+@jit
+def _shift_and_rows(anchors):
+    """The shared anchor to subtract while loading (or empty), and the per-wedge flag."""
+    if anchors.shape[0] == 1:
+        return anchors[0], False
+    return np.empty(0), anchors.shape[0] > 1
+
+
+@jit
+def _short_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, t, nslab,
+                npb, ysq_p, usq_p, max_p):
+    """Task t of :func:`short_sums`, into row c (its slab) of the partial sums."""
     B, D = X.shape
-    d0 = c * D // nslab
-    d1 = (c + 1) * D // nslab
-    shared = anchors.shape[0] == 1
-    for e0 in range(d0, d1, BLOCK):
-        e1 = min(d1, e0 + BLOCK)
-        for b in range(B):
-            acc = 0.0
-            for i in range(e0, e1):
-                v = np.float64(X[b, i])
-                if shared:
-                    v -= anchors[0, i]
-                XT[i, b] = v
-                acc += v * v
-            ysq_p[c, b] += acc
+    n_chunks = chunk_ptr.size - 1
+    c, ch0, ch1, p0, nb = _task_span(t, npb, nslab, n_chunks, B)
+    ub = np.uint64(nb)
+    shift, per_wedge = _shift_and_rows(anchors)
+    none = np.empty(0)
+    loc = np.empty(CHUNK * nb)
+    usq = usq_p[c]
+    mx = max_p[c]
+    for ch in range(ch0, ch1):
+        e0 = ch * CHUNK
+        _load_chunk(X, p0, nb, e0, min(D, e0 + CHUNK), shift, loc, ysq_p[c])
+        for e in range(chunk_ptr[ch], chunk_ptr[ch + 1]):
+            k = chunk_wedge[e]
+            arow = anchors[k] if per_wedge else none
+            lo = np.uint64(chunk_lo[e])
+            hi = np.uint64(chunk_hi[e])
+            b0 = 0
+            while b0 + 8 <= nb:
+                blk.short8(loc, ub, np.uint64(b0), axes, lo, hi, e0, arow, usq, mx,
+                           np.uint64(k * B + p0 + b0))
+                b0 += 8
+            while b0 < nb:
+                blk.short1(loc, ub, np.uint64(b0), axes, lo, hi, e0, arow, usq, mx,
+                           np.uint64(k * B + p0 + b0))
+                b0 += 1
 
 
 @pjit
-def transpose_center(X, anchors, XT):
-    """XT = (X - a)^T for a shared anchor a, else X^T, as float64; returns ||XT[:, b]||^2.
+def short_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, n_wedges):
+    """||y_b||^2, ||u_k(x_b)||^2 and max_j |u_j| per (wedge, point), reading X once.
 
     Parameters
     ----------
     X : float32 or float64 array, shape (B, D)
-    anchors : float64 array, shape (0, D), (1, D) or (K, D)
-    XT : float64 array, shape (D, B), written (a reusable workspace)
-
-    Returns
-    -------
-    ysq : float64 array, shape (B,)
-        ||x_b - a||^2 for a shared anchor or the origin (||x_b||^2 for per-wedge anchors).
-    """
-    B, D = X.shape
-    nslab = _n_slabs(D)
-    ysq_p = np.zeros((nslab, B))
-    if nslab == 1:
-        _transpose_slab(X, anchors, XT, 0, nslab, ysq_p)
-    else:
-        for c in prange(nslab):
-            _transpose_slab(X, anchors, XT, c, nslab, ysq_p)
-    ysq = np.zeros(B)
-    for c in range(nslab):
-        ysq += ysq_p[c]
-    return ysq
-
-
-@jit_finite
-def _block_short_sums(loc, B, n, base, axis_ptr, axis_wedge, acc, mx):
-    """Add one block (flat (n, B) rows of XT) into the per-wedge sums acc, mx (flat (K, B))."""
-    ub = np.uint64(B)
-    for r in range(n):
-        i = base + r
-        xb = np.uint64(r) * ub
-        for p in range(axis_ptr[i], axis_ptr[i + 1]):
-            kb = np.uint64(axis_wedge[p]) * ub
-            for b in range(ub):
-                v = loc[xb + b]
-                acc[kb + b] += v * v
-                mx[kb + b] = max(mx[kb + b], abs(v))
-
-
-@jit
-def _block_short_sums_anchored(loc, B, n, base, anchors, axis_ptr, axis_wedge, acc, mx):
-    """Per-wedge anchors: u = x - a_k[i]."""
-    for r in range(n):
-        i = base + r
-        for p in range(axis_ptr[i], axis_ptr[i + 1]):
-            k = axis_wedge[p]
-            off = anchors[k, i]
-            for b in range(B):
-                u = loc[r * B + b] - off
-                acc[k * B + b] += u * u
-                mx[k * B + b] = max(mx[k * B + b], abs(u))
-
-
-@jit
-def _short_sums_slab(xt, B, D, anchors, axis_ptr, axis_wedge, c, nslab, usq_p, max_p):
-    """Slab c of :func:`short_sums`, into row c of the partial sums."""
-    d0 = c * D // nslab
-    d1 = (c + 1) * D // nslab
-    for e0 in range(d0, d1, BLOCK):
-        e1 = min(d1, e0 + BLOCK)
-        loc = xt[e0 * B:e1 * B]
-        if anchors.shape[0] > 1:
-            _block_short_sums_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr, axis_wedge,
-                                       usq_p[c], max_p[c])
-        else:
-            _block_short_sums(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, usq_p[c], max_p[c])
-
-
-@pjit
-def short_sums(XT, anchors, axis_ptr, axis_wedge, n_wedges):
-    """||u_k(x_b)||^2 and max_j |u_j| per (wedge, point), streaming XT once.
-
-    Parameters
-    ----------
-    XT : float64 array, shape (D, B)
-        From :func:`transpose_center`.
-    anchors : float64 array, shape (0, D), (1, D) or (K, D)
-    axis_ptr, axis_wedge : by-axis CSR of the short axes (module docstring)
+    anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi : packed arrays (module
+        docstring)
     n_wedges : int
         K.
 
     Returns
     -------
+    ysq : float64 array, shape (B,)
+        ||x_b - a||^2 for a shared anchor or the origin, ||x_b||^2 for per-wedge anchors.
+        A NaN or inf in X makes it NaN or inf.
     usq, maxabs : float64 arrays, shape (K, B)
     """
-    D, B = XT.shape
-    nslab = _n_slabs(D)
-    usq_p = np.zeros((nslab, n_wedges * B))
-    max_p = np.zeros((nslab, n_wedges * B))
-    xt = XT.ravel()
-    if nslab == 1:
-        _short_sums_slab(xt, B, D, anchors, axis_ptr, axis_wedge, 0, nslab, usq_p, max_p)
+    B, D = X.shape
+    K = n_wedges
+    nslab, npb = _layout(chunk_ptr.size - 1, B, K)
+    ysq_p = np.zeros((nslab, B))
+    usq_p = np.zeros((nslab, K * B))
+    max_p = np.zeros((nslab, K * B))
+    n_tasks = nslab * npb
+    if n_tasks == 1 or B * D < PARALLEL_MIN:
+        for t in range(n_tasks):
+            _short_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, t,
+                        nslab, npb, ysq_p, usq_p, max_p)
     else:
-        for c in prange(nslab):
-            _short_sums_slab(xt, B, D, anchors, axis_ptr, axis_wedge, c, nslab, usq_p, max_p)
-    usq = np.zeros(n_wedges * B)
-    maxabs = np.zeros(n_wedges * B)
+        for t in prange(n_tasks):
+            _short_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, t,
+                        nslab, npb, ysq_p, usq_p, max_p)
+    ysq = np.zeros(B)
+    usq = np.zeros(K * B)
+    maxabs = np.zeros(K * B)
     for c in range(nslab):
+        ysq += ysq_p[c]
         usq += usq_p[c]
         maxabs = np.maximum(maxabs, max_p[c])
-    return usq.reshape((n_wedges, B)), maxabs.reshape((n_wedges, B))
+    return ysq, usq.reshape((K, B)), maxabs.reshape((K, B))
 
 
 @jit
@@ -203,7 +239,7 @@ def per_anchor_sqnorm(X, anchors):
     """||x_b - a_k||^2 for every anchor and point, float64 array of shape (K, B)."""
     B, D = X.shape
     K = anchors.shape[0]
-    nslab = _n_slabs(D)
+    nslab = _row_slabs(D)
     part = np.zeros((nslab, K, B))
     if nslab == 1:
         _sqnorm_slab(X, anchors, 0, nslab, part)
@@ -216,67 +252,56 @@ def per_anchor_sqnorm(X, anchors):
     return out
 
 
-@jit_finite
-def _block_relu(loc, B, n, base, axis_ptr, axis_wedge, width, active, lacc, hacc):
-    """One block of :func:`relu_sums`, shared anchor (flat rows, unsigned indices)."""
-    ub = np.uint64(B)
-    for r in range(n):
-        i = base + r
-        xb = np.uint64(r) * ub
-        for p in range(axis_ptr[i], axis_ptr[i + 1]):
-            k = axis_wedge[p]
-            if not active[k]:
-                continue
-            kb = np.uint64(k) * ub
-            for b in range(ub):
-                h = max(abs(loc[xb + b]) - width[kb + b], 0.0)
-                lacc[kb + b] += h * h
-                hacc[kb + b] += h
-
-
 @jit
-def _block_relu_anchored(loc, B, n, base, anchors, axis_ptr, axis_wedge, width, active,
-                         lacc, hacc):
-    """Per-wedge anchors: u = x - a_k[i]."""
-    for r in range(n):
-        i = base + r
-        for p in range(axis_ptr[i], axis_ptr[i + 1]):
-            k = axis_wedge[p]
-            if not active[k]:
-                continue
-            off = anchors[k, i]
-            for b in range(B):
-                h = max(abs(loc[r * B + b] - off) - width[k * B + b], 0.0)
-                lacc[k * B + b] += h * h
-                hacc[k * B + b] += h
-
-
-@jit
-def _relu_slab(xt, B, D, anchors, axis_ptr, axis_wedge, wflat, active, c, nslab, loss_p,
-               h_p):
-    """Slab c of :func:`relu_sums`, into row c of the partial sums."""
-    d0 = c * D // nslab
-    d1 = (c + 1) * D // nslab
-    for e0 in range(d0, d1, BLOCK):
-        e1 = min(d1, e0 + BLOCK)
-        if axis_ptr[e0] == axis_ptr[e1]:
+def _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat, active,
+               t, nslab, npb, loss_p, h_p):
+    """Task t of :func:`relu_sums`, into row c (its slab) of the partial sums."""
+    B, D = X.shape
+    n_chunks = chunk_ptr.size - 1
+    c, ch0, ch1, p0, nb = _task_span(t, npb, nslab, n_chunks, B)
+    ub = np.uint64(nb)
+    shift, per_wedge = _shift_and_rows(anchors)
+    none = np.empty(0)
+    loc = np.empty(CHUNK * nb)
+    sq = np.zeros(B)
+    lsum = loss_p[c]
+    hsum = h_p[c]
+    for ch in range(ch0, ch1):
+        first = chunk_ptr[ch]
+        last = chunk_ptr[ch + 1]
+        busy = False
+        for e in range(first, last):
+            busy = busy or active[chunk_wedge[e]]
+        if not busy:
             continue
-        loc = xt[e0 * B:e1 * B]
-        if anchors.shape[0] > 1:
-            _block_relu_anchored(loc, B, e1 - e0, e0, anchors, axis_ptr, axis_wedge, wflat,
-                                 active, loss_p[c], h_p[c])
-        else:
-            _block_relu(loc, B, e1 - e0, e0, axis_ptr, axis_wedge, wflat, active, loss_p[c],
-                        h_p[c])
+        e0 = ch * CHUNK
+        _load_chunk(X, p0, nb, e0, min(D, e0 + CHUNK), shift, loc, sq)
+        for e in range(first, last):
+            k = chunk_wedge[e]
+            if not active[k]:
+                continue
+            arow = anchors[k] if per_wedge else none
+            lo = np.uint64(chunk_lo[e])
+            hi = np.uint64(chunk_hi[e])
+            b0 = 0
+            while b0 + 8 <= nb:
+                blk.relu8(loc, ub, np.uint64(b0), axes, lo, hi, e0, arow, wflat, lsum, hsum,
+                          np.uint64(k * B + p0 + b0))
+                b0 += 8
+            while b0 < nb:
+                blk.relu1(loc, ub, np.uint64(b0), axes, lo, hi, e0, arow, wflat, lsum, hsum,
+                          np.uint64(k * B + p0 + b0))
+                b0 += 1
 
 
 @pjit
-def relu_sums(XT, anchors, axis_ptr, axis_wedge, width, active):
+def relu_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, width, active):
     """Loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w) per (wedge, point).
 
     Parameters
     ----------
-    XT, anchors, axis_ptr, axis_wedge : as in :func:`short_sums`
+    X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi : as in
+        :func:`short_sums`
     width : float64 array, shape (K, B)
         w = eps0 + eps1 r.
     active : bool array, shape (K,)
@@ -286,20 +311,21 @@ def relu_sums(XT, anchors, axis_ptr, axis_wedge, width, active):
     -------
     loss, hsum : float64 arrays, shape (K, B)
     """
-    D, B = XT.shape
+    B, D = X.shape
     K = width.shape[0]
-    nslab = _n_slabs(D)
+    nslab, npb = _layout(chunk_ptr.size - 1, B, K)
     loss_p = np.zeros((nslab, K * B))
     h_p = np.zeros((nslab, K * B))
     wflat = np.ascontiguousarray(width).ravel()
-    xt = XT.ravel()
-    if nslab == 1:
-        _relu_slab(xt, B, D, anchors, axis_ptr, axis_wedge, wflat, active, 0, nslab, loss_p,
-                   h_p)
+    n_tasks = nslab * npb
+    if n_tasks == 1 or B * D < PARALLEL_MIN:
+        for t in range(n_tasks):
+            _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat,
+                       active, t, nslab, npb, loss_p, h_p)
     else:
-        for c in prange(nslab):
-            _relu_slab(xt, B, D, anchors, axis_ptr, axis_wedge, wflat, active, c, nslab,
-                       loss_p, h_p)
+        for t in prange(n_tasks):
+            _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat,
+                       active, t, nslab, npb, loss_p, h_p)
     loss = np.zeros(K * B)
     hsum = np.zeros(K * B)
     for c in range(nslab):
@@ -309,17 +335,19 @@ def relu_sums(XT, anchors, axis_ptr, axis_wedge, width, active):
 
 
 @jit
-def wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1, XT):
-    """All per-wedge statistics of a batch; fills the workspace XT (D, B) float64.
+def wedge_stats(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, eps0, eps1):
+    """All per-wedge statistics of a batch.
 
     Returns
     -------
     loss, radius, width, hsum : float64 arrays, shape (K, B)
         l_k(x_b); long radius r; width w = eps0 + eps1 r; H = sum_j relu(|u_j| - w).
+    ysq : float64 array, shape (B,)
+        As in :func:`short_sums` (non-finite exactly when X has a NaN or inf, or overflows).
     """
     K = eps0.size
-    ysq = transpose_center(X, anchors, XT)
-    usq, maxabs = short_sums(XT, anchors, axis_ptr, axis_wedge, K)
+    ysq, usq, maxabs = short_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo,
+                                  chunk_hi, K)
     if anchors.shape[0] > 1:
         ysq_k = per_anchor_sqnorm(X, anchors)
     else:
@@ -334,8 +362,9 @@ def wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1, XT):
         for b in range(radius.shape[1]):
             if maxabs[k, b] > width[k, b]:
                 active[k] = True
-    loss, hsum = relu_sums(XT, anchors, axis_ptr, axis_wedge, width, active)
-    return loss, radius, width, hsum
+    loss, hsum = relu_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi,
+                           width, active)
+    return loss, radius, width, hsum, ysq
 
 
 @jit
@@ -363,12 +392,15 @@ def _grad_hard_task(X, anchors, axes, offsets, arg, coef, width, G, t, nslab):
     cb = coef[k, b]
     wb = width[k, b]
     arow = 0 if ka == 1 else k
+    x = X[b]
+    g = G[b]
     if ka > 0:
-        for d in range(d0, d1):
-            G[b, d] = cb * (np.float64(X[b, d]) - anchors[arow, d])
+        a = anchors[arow]
+        for d in range(np.uint64(d0), np.uint64(d1)):  # unsigned: no wrap-around, vectorises
+            g[d] = cb * (np.float64(x[d]) - a[d])
     else:
-        for d in range(d0, d1):
-            G[b, d] = cb * np.float64(X[b, d])
+        for d in range(np.uint64(d0), np.uint64(d1)):
+            g[d] = cb * np.float64(x[d])
     wedge = axes[offsets[k]:offsets[k + 1]]
     lo = np.searchsorted(wedge, d0)
     hi = np.searchsorted(wedge, d1)
@@ -400,7 +432,7 @@ def gradient_hard(X, anchors, axes, offsets, arg, coef, width, G):
     G : array of X's dtype, shape (B, D), written
     """
     B, D = X.shape
-    nslab = _n_slabs(D)
+    nslab = _row_slabs(D)
     if B * D < 4 * MIN_SLAB:
         for t in range(B * nslab):
             _grad_hard_task(X, anchors, axes, offsets, arg, coef, width, G, t, nslab)
@@ -410,83 +442,93 @@ def gradient_hard(X, anchors, axes, offsets, arg, coef, width, G):
 
 
 @jit
-def _grad_soft_slab(XT, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum, G, c,
-                    nslab):
-    """Slab c of :func:`gradient_soft`."""
-    D, B = XT.shape
-    K = weights.shape[0]
-    ka = anchors.shape[0]
-    d0 = c * D // nslab
-    d1 = (c + 1) * D // nslab
-    g = np.empty((BLOCK, B))
-    for e0 in range(d0, d1, BLOCK):
-        e1 = min(d1, e0 + BLOCK)
-        for i in range(e0, e1):
-            r = i - e0
-            for b in range(B):
-                g[r, b] = ysum[b] * XT[i, b]
-            if ka > 1:
-                for k in range(K):
-                    a = anchors[k, i]
-                    if a != 0.0:
-                        for b in range(B):
-                            g[r, b] -= wc[k, b] * a
-            for p in range(axis_ptr[i], axis_ptr[i + 1]):
-                k = axis_wedge[p]
-                off = anchors[k, i] if ka > 1 else 0.0
-                for b in range(B):
-                    u = XT[i, b] - off
-                    h = max(abs(u) - width[k, b], 0.0)
-                    s = 2.0 * h if u > 0.0 else -2.0 * h
-                    g[r, b] += weights[k, b] * (s - coef[k, b] * u)
-        for b in range(B):
+def _soft_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat, pflat,
+               cflat, wc, ysum, G, t, nslab, npb):
+    """Task t of :func:`gradient_soft`: its points' stretch of G, chunk by chunk."""
+    B, D = X.shape
+    K = wc.shape[0]
+    n_chunks = chunk_ptr.size - 1
+    c, ch0, ch1, p0, nb = _task_span(t, npb, nslab, n_chunks, B)
+    ub = np.uint64(nb)
+    shift, per_wedge = _shift_and_rows(anchors)
+    none = np.empty(0)
+    loc = np.empty(CHUNK * nb)
+    gt = np.empty(CHUNK * nb)
+    sq = np.zeros(B)
+    for ch in range(ch0, ch1):
+        e0 = ch * CHUNK
+        e1 = min(D, e0 + CHUNK)
+        _load_chunk(X, p0, nb, e0, e1, shift, loc, sq)
+        for r in range(e1 - e0):  # the width term sum_k p_k c_k (x - a_k), and its anchors
+            for b in range(nb):
+                g = ysum[p0 + b] * loc[r * nb + b]
+                if per_wedge:
+                    for k in range(K):
+                        g -= wc[k, p0 + b] * anchors[k, e0 + r]
+                gt[r * nb + b] = g
+        for e in range(chunk_ptr[ch], chunk_ptr[ch + 1]):
+            k = chunk_wedge[e]
+            arow = anchors[k] if per_wedge else none
+            lo = np.uint64(chunk_lo[e])
+            hi = np.uint64(chunk_hi[e])
+            for b in range(nb):
+                blk.soft1(loc, gt, ub, np.uint64(b), axes, lo, hi, e0, arow, wflat, pflat,
+                          cflat, np.uint64(k * B + p0 + b))
+        for b in range(nb):
+            row = G[p0 + b]
             for i in range(e0, e1):
-                G[b, i] = g[i - e0, b]
+                row[i] = gt[(i - e0) * nb + b]
 
 
 @pjit
-def gradient_soft(XT, anchors, axis_ptr, axis_wedge, weights, coef, width, G):
+def gradient_soft(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, weights,
+                  coef, width, G):
     """Write G[b] = sum_k weights[k, b] grad l_k(x_b) into G (B, D).
 
     Parameters
     ----------
-    XT, anchors, axis_ptr, axis_wedge : as in :func:`short_sums`
+    X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi : as in
+        :func:`short_sums`
     weights, coef, width : float64 arrays, shape (K, B)
         Union weights dL/dl_k, :func:`width_coefficient`, widths.
     G : array, shape (B, D), written
     """
-    D, B = XT.shape
+    B, D = X.shape
     K = weights.shape[0]
     wc = weights * coef
     ysum = np.zeros(B)
     for k in range(K):
         for b in range(B):
             ysum[b] += wc[k, b]
-    nslab = _n_slabs(D)
-    if nslab == 1:
-        _grad_soft_slab(XT, anchors, axis_ptr, axis_wedge, weights, coef, width, wc, ysum, G,
-                        0, nslab)
+    wflat = np.ascontiguousarray(width).ravel()
+    pflat = np.ascontiguousarray(weights).ravel()
+    cflat = np.ascontiguousarray(coef).ravel()
+    nslab, npb = _layout(chunk_ptr.size - 1, B, K)
+    n_tasks = nslab * npb
+    if n_tasks == 1 or B * D < PARALLEL_MIN:
+        for t in range(n_tasks):
+            _soft_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat,
+                       pflat, cflat, wc, ysum, G, t, nslab, npb)
     else:
-        for c in prange(nslab):
-            _grad_soft_slab(XT, anchors, axis_ptr, axis_wedge, weights, coef, width, wc,
-                            ysum, G, c, nslab)
+        for t in prange(n_tasks):
+            _soft_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat,
+                       pflat, cflat, wc, ysum, G, t, nslab, npb)
 
 
 @jit
-def loss_and_grad(X, anchors, axis_ptr, axis_wedge, axes, offsets, eps0, eps1, soft, tau,
-                  XT, G):
+def loss_and_grad(X, anchors, axes, offsets, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi,
+                  eps0, eps1, soft, tau, G):
     """Landscape loss, arg-min wedge, per-wedge losses and (optionally) gradient.
 
     Parameters
     ----------
     X : float32 or float64 array, shape (B, D)
-    anchors, axis_ptr, axis_wedge, axes, offsets, eps0, eps1 : packed arrays
+    anchors, axes, offsets, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, eps0, eps1 :
+        packed arrays (module docstring)
     soft : bool
         Soft union (else hard).
     tau : float
         Soft-union temperature.
-    XT : float64 array, shape (D, B)
-        Workspace (overwritten); reuse it across calls to skip its page faults.
     G : array of X's dtype, shape (B, D) or (0, D)
         Output for the gradient (overwritten); shape (0, D) computes no gradient.
 
@@ -495,16 +537,19 @@ def loss_and_grad(X, anchors, axis_ptr, axis_wedge, axes, offsets, eps0, eps1, s
     total : float64 array, shape (B,)
     arg : int64 array, shape (B,)
     wedge_loss : float64 array, shape (B, K)
+    ysq : float64 array, shape (B,)
+        ||x_b - a||^2 (see :func:`short_sums`); a non-finite value flags a point with a NaN
+        or inf (or one that overflows), for the caller to reject.
     """
-    loss, radius, width, hsum = wedge_stats(X, anchors, axis_ptr, axis_wedge, eps0, eps1,
-                                            XT)
+    loss, radius, width, hsum, ysq = wedge_stats(X, anchors, axes, chunk_ptr, chunk_wedge,
+                                                 chunk_lo, chunk_hi, eps0, eps1)
     wedge_loss = np.ascontiguousarray(loss.T)
     total, arg, weights = combine_losses(wedge_loss, soft, tau)
     if G.shape[0] > 0:
         coef = width_coefficient(radius, hsum, eps1)
         if soft:
-            gradient_soft(XT, anchors, axis_ptr, axis_wedge, np.ascontiguousarray(weights.T),
-                          coef, width, G)
+            gradient_soft(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi,
+                          np.ascontiguousarray(weights.T), coef, width, G)
         else:
             gradient_hard(X, anchors, axes, offsets, arg, coef, width, G)
-    return total, arg, wedge_loss
+    return total, arg, wedge_loss, ysq

@@ -6,17 +6,22 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["PackedAxis", "PackedRotated", "pack_axis", "pack_rotated", "pack_anchors"]
+from .axis import CHUNK
+
+__all__ = ["PackedAxis", "PackedRotated", "chunk_table", "pack_axis", "pack_rotated",
+           "pack_anchors"]
 
 
 class PackedAxis(NamedTuple):
     """Kernel arrays of an axis-aligned landscape (see :mod:`landsim.kernels.axis`)."""
 
     anchors: np.ndarray  # (0|1|K, D) float64
-    axis_ptr: np.ndarray  # (D + 1,) int64
-    axis_wedge: np.ndarray  # (S,) int32
     axes: np.ndarray  # (S,) int64, by wedge, sorted within each wedge
     offsets: np.ndarray  # (K + 1,) int64
+    chunk_ptr: np.ndarray  # (n_chunks + 1,) int64: entries of chunk c
+    chunk_wedge: np.ndarray  # (E,) int32: the wedge of each entry
+    chunk_lo: np.ndarray  # (E,) int64: its axes in the chunk are axes[lo:hi]
+    chunk_hi: np.ndarray  # (E,) int64
     eps0: np.ndarray  # (K,) float64
     eps1: np.ndarray  # (K,) float64
 
@@ -48,19 +53,50 @@ def _eps(spec) -> tuple[np.ndarray, np.ndarray]:
             np.array([w.eps1 for w in spec.wedges], dtype=np.float64))
 
 
+def chunk_table(axes: np.ndarray, offsets: np.ndarray, dim: int, chunk: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which wedges have short axes in each chunk of ``chunk`` coordinates, and where.
+
+    Parameters
+    ----------
+    axes : int64 array, shape (S,)
+        Short axes by wedge, sorted within each wedge.
+    offsets : int64 array, shape (K + 1,)
+    dim : int
+        D.
+    chunk : int
+        Coordinates per chunk.
+
+    Returns
+    -------
+    chunk_ptr : int64 array, shape (ceil(D / chunk) + 1,)
+    chunk_wedge : int32 array, shape (E,)
+    chunk_lo, chunk_hi : int64 arrays, shape (E,)
+        Entry e of chunk c (``chunk_ptr[c] <= e < chunk_ptr[c + 1]``, wedges ascending)
+        is wedge ``chunk_wedge[e]``, whose axes in the chunk are ``axes[lo:hi]``.
+    """
+    n_wedges = offsets.size - 1
+    n_chunks = -(-dim // chunk)
+    wedge = np.repeat(np.arange(n_wedges, dtype=np.int64), np.diff(offsets))
+    key = (axes // chunk) * n_wedges + wedge  # runs: each wedge's axes are sorted
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    stops = np.r_[starts[1:], key.size].astype(np.int64)
+    order = np.argsort(key[starts], kind="stable")
+    starts, stops = starts[order].astype(np.int64), stops[order]
+    run_chunk = key[starts] // n_wedges
+    chunk_ptr = np.zeros(n_chunks + 1, dtype=np.int64)
+    np.cumsum(np.bincount(run_chunk, minlength=n_chunks), out=chunk_ptr[1:])
+    return (chunk_ptr, (key[starts] % n_wedges).astype(np.int32), starts,
+            np.ascontiguousarray(stops))
+
+
 def pack_axis(spec) -> PackedAxis:
-    """Short axes of every wedge, by axis (CSR) and by wedge."""
-    axes = np.concatenate([w.short_axes for w in spec.wedges])
-    wedge_id = np.repeat(np.arange(spec.n_wedges, dtype=np.int32),
-                         [w.n_short for w in spec.wedges])
-    order = np.argsort(axes, kind="stable")  # stable: wedges ascending within an axis
-    counts = np.bincount(axes, minlength=spec.dim)
-    axis_ptr = np.zeros(spec.dim + 1, dtype=np.int64)
-    np.cumsum(counts, out=axis_ptr[1:])
+    """Short axes of every wedge, by wedge, and the chunk table of the kernels."""
+    axes = np.concatenate([w.short_axes for w in spec.wedges]).astype(np.int64)
     offsets = np.zeros(spec.n_wedges + 1, dtype=np.int64)
     np.cumsum([w.n_short for w in spec.wedges], out=offsets[1:])
-    return PackedAxis(pack_anchors(spec), axis_ptr, np.ascontiguousarray(wedge_id[order]),
-                      axes.astype(np.int64), offsets, *_eps(spec))
+    return PackedAxis(pack_anchors(spec), axes, offsets,
+                      *chunk_table(axes, offsets, spec.dim, CHUNK), *_eps(spec))
 
 
 def pack_rotated(spec) -> PackedRotated:

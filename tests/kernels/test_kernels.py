@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numba
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from landsim import geometry, reference
 from landsim.kernels import axis as axis_kernels
 from landsim.kernels import rotated as rotated_kernels
-from landsim.kernels.packing import pack_axis, pack_rotated
+from landsim.kernels.packing import chunk_table, pack_axis, pack_rotated
 from landsim.spec import random_landscape
 
 from small_landscapes import landscape, outside_points
@@ -160,10 +161,9 @@ def test_axis_kernel_callable_from_user_njit_code():
     @numba.njit
     def user_descent_step(x, lr):
         G = np.empty_like(x)
-        workspace = np.empty((x.shape[1], x.shape[0]))
-        total, arg, wl = axis_kernels.loss_and_grad(
-            x, p.anchors, p.axis_ptr, p.axis_wedge, p.axes, p.offsets, p.eps0, p.eps1,
-            False, 1.0, workspace, G)
+        total, arg, wl, ysq = axis_kernels.loss_and_grad(
+            x, p.anchors, p.axes, p.offsets, p.chunk_ptr, p.chunk_wedge, p.chunk_lo,
+            p.chunk_hi, p.eps0, p.eps1, False, 1.0, G)
         return x - lr * G, total
 
     X = outside_points(spec, 4)
@@ -221,9 +221,9 @@ p = pack_axis(random_landscape(24, 3, 4, seed=0))
 
 @numba.njit
 def user(x):
-    ws = np.empty((x.shape[1], x.shape[0]))
-    return axis.loss_and_grad(x, p.anchors, p.axis_ptr, p.axis_wedge, p.axes, p.offsets,
-                              p.eps0, p.eps1, False, 1.0, ws, np.empty_like(x))[0]
+    return axis.loss_and_grad(x, p.anchors, p.axes, p.offsets, p.chunk_ptr, p.chunk_wedge,
+                              p.chunk_lo, p.chunk_hi, p.eps0, p.eps1, False, 1.0,
+                              np.empty_like(x))[0]
 
 print(user(np.ones((2, 24)))[0])
 """
@@ -240,3 +240,51 @@ def test_cached_parallel_kernels_link_into_user_njit_code_in_a_fresh_process():
                              text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]
         assert float(out.stdout.split()[-1]) > 0
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="minutes when interpreted")
+@pytest.mark.parametrize("anchors", ["origin", "shared", "each"])
+@pytest.mark.parametrize("union", ["hard", "soft"])
+@pytest.mark.parametrize("batch", [1, 8, 13, 21])
+def test_chunked_kernels_match_reference(anchors, union, batch):
+    # several chunks (the last one partial), blocks of 8 points plus single points, one
+    # or two point blocks, wedges sharing axes, some points inside wedges (skipped relu)
+    dim = 2 * axis_kernels.CHUNK + 777
+    spec = random_landscape(dim, 7, [300, 1500, 40, 2600, 900, 5, 1200], eps0=0.05,
+                            eps1=0.01, anchor_scale=0.0 if anchors == "origin" else 0.4,
+                            union=union, tau=0.7, seed=batch)
+    if anchors == "shared":
+        a = spec.wedges[0].anchor
+        spec = spec.replace(wedges=tuple(dataclasses.replace(w, anchor=a)
+                                         for w in spec.wedges))
+    X = np.random.default_rng(batch).normal(size=(batch, dim))
+    a3 = spec.wedges[3].anchor_or_origin()  # strictly inside wedge 3 (eps0 > 0): loss 0,
+    X[0] = a3 + 0.5 * (geometry.project_onto_wedge(spec, 3, X[0]) - a3)  # relu skipped at B=1
+    for dtype in (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        ev = geometry.evaluate(spec, Xd)
+        ref_l = reference.wedge_losses(spec, Xd)
+        np.testing.assert_allclose(ev.wedge_losses, ref_l, rtol=1e-11, atol=1e-12)
+        if dtype == np.float64:
+            assert ev.wedge_losses[0, 3] == 0.0
+        ref_g = reference.gradient(spec, Xd)
+        tol = 1e-11 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(ev.grad, ref_g, rtol=0,
+                                   atol=tol * max(1.0, np.abs(ref_g).max()))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8, 64])
+def test_chunk_table_lists_each_wedges_axes_per_chunk(chunk):
+    spec = random_landscape(50, 6, [1, 7, 20, 50, 3, 12], seed=chunk)
+    p = pack_axis(spec)
+    ptr, wedge, lo, hi = chunk_table(p.axes, p.offsets, spec.dim, chunk)
+    n_chunks = -(-spec.dim // chunk)
+    assert ptr.shape == (n_chunks + 1,) and ptr[0] == 0 and ptr[-1] == wedge.size
+    for c in range(n_chunks):
+        entries = range(ptr[c], ptr[c + 1])
+        expected = {k: [i for i in w.short_axes if c * chunk <= i < (c + 1) * chunk]
+                    for k, w in enumerate(spec.wedges)}
+        expected = {k: v for k, v in expected.items() if v}
+        assert [wedge[e] for e in entries] == sorted(expected)  # wedges ascending, no empties
+        for e in entries:
+            assert p.axes[lo[e]:hi[e]].tolist() == sorted(expected[wedge[e]])
