@@ -21,6 +21,9 @@ block's points side by side), and then, wedge by wedge, sums over that wedge's s
 in the chunk with eight points' accumulators held in one vector register
 (:mod:`landsim.kernels.axis_blocks`). X is read once per pass, in order.
 
+Sparse landscapes (few short axes in all, or few per chunk; :func:`gathers_pay`) take
+the per-point path of :mod:`landsim.kernels.axis_gather` for the statistics instead.
+
 1. :func:`short_sums`: ||u_k||^2 and max_j |u_j| per (wedge, point), plus ||y_b||^2
    -> r and w;
 2. :func:`relu_sums`: the loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w),
@@ -43,11 +46,12 @@ import numpy as np
 
 from . import axis_blocks as blk
 from ._jit import jit, pjit, prange
+from .axis_gather import point_stats
 from .union import combine_losses
 
 U1, U2, U3, U4 = (np.uint64(i) for i in range(1, 5))
 
-__all__ = ["short_sums", "per_anchor_sqnorm", "relu_sums", "wedge_stats",
+__all__ = ["short_sums", "per_anchor_sqnorm", "relu_sums", "gathers_pay", "wedge_stats",
            "width_coefficient", "gradient_hard", "gradient_soft", "loss_and_grad", "CHUNK",
            "POINT_BLOCK"]
 
@@ -154,7 +158,7 @@ def _short_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, t,
     ub = np.uint64(nb)
     shift, per_wedge = _shift_and_rows(anchors)
     none = np.empty(0)
-    loc = np.empty(CHUNK * nb)
+    loc = np.empty(min(CHUNK, D) * nb)
     usq = usq_p[c]
     mx = max_p[c]
     for ch in range(ch0, ch1):
@@ -262,7 +266,7 @@ def _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wfl
     ub = np.uint64(nb)
     shift, per_wedge = _shift_and_rows(anchors)
     none = np.empty(0)
-    loc = np.empty(CHUNK * nb)
+    loc = np.empty(min(CHUNK, D) * nb)
     sq = np.zeros(B)
     lsum = loss_p[c]
     hsum = h_p[c]
@@ -335,7 +339,16 @@ def relu_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, widt
 
 
 @jit
-def wedge_stats(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, eps0, eps1):
+def gathers_pay(D, n_axes, n_entries):
+    """Whether per-point gathers (:mod:`landsim.kernels.axis_gather`) beat chunk copies:
+    when the short axes number at most D / 2 in all, or fewer than 32 per (chunk, wedge)
+    entry on average (measured crossovers, benchmarks/RESULTS.md)."""
+    return 2 * n_axes <= D or n_axes < 32 * n_entries
+
+
+@jit
+def wedge_stats(X, anchors, axes, offsets, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, eps0,
+                eps1):
     """All per-wedge statistics of a batch.
 
     Returns
@@ -345,6 +358,8 @@ def wedge_stats(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, ep
     ysq : float64 array, shape (B,)
         As in :func:`short_sums` (non-finite exactly when X has a NaN or inf, or overflows).
     """
+    if gathers_pay(X.shape[1], axes.size, chunk_wedge.size):
+        return point_stats(X, anchors, axes, offsets, eps0, eps1)
     K = eps0.size
     ysq, usq, maxabs = short_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo,
                                   chunk_hi, K)
@@ -452,8 +467,8 @@ def _soft_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wfl
     ub = np.uint64(nb)
     shift, per_wedge = _shift_and_rows(anchors)
     none = np.empty(0)
-    loc = np.empty(CHUNK * nb)
-    gt = np.empty(CHUNK * nb)
+    loc = np.empty(min(CHUNK, D) * nb)
+    gt = np.empty(min(CHUNK, D) * nb)
     sq = np.zeros(B)
     for ch in range(ch0, ch1):
         e0 = ch * CHUNK
@@ -541,8 +556,8 @@ def loss_and_grad(X, anchors, axes, offsets, chunk_ptr, chunk_wedge, chunk_lo, c
         ||x_b - a||^2 (see :func:`short_sums`); a non-finite value flags a point with a NaN
         or inf (or one that overflows), for the caller to reject.
     """
-    loss, radius, width, hsum, ysq = wedge_stats(X, anchors, axes, chunk_ptr, chunk_wedge,
-                                                 chunk_lo, chunk_hi, eps0, eps1)
+    loss, radius, width, hsum, ysq = wedge_stats(X, anchors, axes, offsets, chunk_ptr,
+                                                 chunk_wedge, chunk_lo, chunk_hi, eps0, eps1)
     wedge_loss = np.ascontiguousarray(loss.T)
     total, arg, weights = combine_losses(wedge_loss, soft, tau)
     if G.shape[0] > 0:

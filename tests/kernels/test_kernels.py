@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from landsim import geometry, reference
 from landsim.kernels import axis as axis_kernels
+from landsim.kernels import axis_gather
 from landsim.kernels import rotated as rotated_kernels
 from landsim.kernels.packing import chunk_table, pack_axis, pack_rotated
 from landsim.spec import random_landscape
@@ -288,3 +289,37 @@ def test_chunk_table_lists_each_wedges_axes_per_chunk(chunk):
         assert [wedge[e] for e in entries] == sorted(expected)  # wedges ascending, no empties
         for e in entries:
             assert p.axes[lo[e]:hi[e]].tolist() == sorted(expected[wedge[e]])
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="minutes when interpreted")
+@pytest.mark.parametrize("anchors", ["origin", "shared", "each"])
+@pytest.mark.parametrize("batch", [1, 9, 21])
+def test_gather_and_chunk_paths_agree_with_reference(anchors, batch):
+    # the same statistics by per-point gathers and by chunk copies; each path is also
+    # the one geometry.evaluate takes for a landscape of its kind (dense vs sparse)
+    dense = random_landscape(3 * axis_kernels.CHUNK + 5, 6, 2500, eps0=0.05, eps1=0.01,
+                             anchor_scale=0.0 if anchors == "origin" else 0.4, seed=batch)
+    sparse = random_landscape(20000, 4, [500, 9, 1200, 300], eps0=0.05, eps1=0.01,
+                              anchor_scale=0.0 if anchors == "origin" else 0.4, seed=batch)
+    for spec, gathers in ((dense, False), (sparse, True)):
+        if anchors == "shared":
+            a = spec.wedges[0].anchor
+            spec = spec.replace(wedges=tuple(dataclasses.replace(w, anchor=a)
+                                             for w in spec.wedges))
+        p = pack_axis(spec)
+        assert axis_kernels.gathers_pay(spec.dim, p.axes.size, p.chunk_wedge.size) == gathers
+        X = np.random.default_rng(batch).normal(size=(batch, spec.dim))
+        by_chunks = axis_kernels.wedge_stats(
+            X, p.anchors, p.axes, p.offsets, p.chunk_ptr, p.chunk_wedge, p.chunk_lo,
+            p.chunk_hi, p.eps0, p.eps1) if not gathers else None
+        by_points = axis_gather.point_stats(X, p.anchors, p.axes, p.offsets, p.eps0, p.eps1)
+        ref = reference.wedge_losses(spec, X).T
+        np.testing.assert_allclose(by_points[0], ref, rtol=1e-11, atol=1e-12)
+        if by_chunks is not None:
+            for mine, theirs in zip(by_chunks, by_points):
+                np.testing.assert_allclose(mine, theirs, rtol=1e-11, atol=1e-12)
+        ev = geometry.evaluate(spec, X)
+        np.testing.assert_allclose(ev.wedge_losses, ref.T, rtol=1e-11, atol=1e-12)
+        ref_g = reference.gradient(spec, X)
+        np.testing.assert_allclose(ev.grad, ref_g, rtol=0,
+                                   atol=1e-11 * max(1.0, np.abs(ref_g).max()))
