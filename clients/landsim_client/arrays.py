@@ -14,9 +14,10 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from landsim.v1 import ndarray_pb2
+from landsim.wire import encode_chunks
 
-__all__ = ["DTYPES", "to_ndarray", "from_ndarray", "iter_chunks", "ChunkAssembler",
-           "assemble", "WireError"]
+__all__ = ["DTYPES", "to_ndarray", "from_ndarray", "iter_chunks", "iter_encoded_chunks",
+           "ChunkAssembler", "assemble", "WireError"]
 
 #: Every dtype the wire knows, by its NdArray name (all little-endian).
 DTYPES: dict[str, np.dtype] = {
@@ -99,6 +100,14 @@ def iter_chunks(name: str, array, chunk_bytes: int = 1 << 20,
             return
 
 
+def iter_encoded_chunks(field_number: int, name: str, array, chunk_bytes: int = 1 << 20,
+                        dtypes: Sequence[str] | None = None) -> Iterator[bytes]:
+    """:func:`iter_chunks` as serialised ``Outer { NdArrayChunk <field_number> }`` messages
+    (:func:`landsim.wire.encode_chunks`, for a stream whose request serializer passes
+    bytes through): one copy of the array's memory per piece instead of two."""
+    return encode_chunks(field_number, name, _wire_array(array, dtypes), chunk_bytes)
+
+
 class ChunkAssembler:
     """Rebuild one array from its pieces (checked: first piece at 0, in order, in bounds)."""
 
@@ -116,7 +125,7 @@ class ChunkAssembler:
         return self._buffer is not None and self.received == self.nbytes
 
     def add(self, chunk: ndarray_pb2.NdArrayChunk) -> None:
-        """Append one piece."""
+        """Append one piece (an NdArrayChunk or a :class:`landsim.wire.ChunkView`)."""
         if self._buffer is None:
             if chunk.offset != 0:
                 raise WireError(f"{self.name}: first chunk at offset {chunk.offset}, not 0")

@@ -39,8 +39,16 @@ import numpy as np
 
 from landsim.v1 import jobs_pb2, jobs_pb2_grpc, landscape_pb2_grpc
 from landsim.v1 import landscape_pb2 as pb
+from landsim.wire import ChunkView, chunk_deserializer, serialize_or_pass
 
-from .arrays import ChunkAssembler, WireError, assemble, from_ndarray, iter_chunks, to_ndarray
+from .arrays import (
+    ChunkAssembler,
+    WireError,
+    assemble,
+    from_ndarray,
+    iter_encoded_chunks,
+    to_ndarray,
+)
 from .errors import (
     DeadlineExceeded,
     LandsimError,
@@ -86,6 +94,8 @@ _JOB_KIND_NAMES = {jobs_pb2.JOB_KIND_UNSPECIFIED: "toy", jobs_pb2.JOB_KIND_TOY: 
                    jobs_pb2.JOB_KIND_REAL: "real"}
 _FLOATS = ("float64", "float32")
 _MARGIN = 64 << 10  # room for the message frame and the other fields
+_LANDSCAPE_SERVICE = pb.DESCRIPTOR.services_by_name["LandscapeService"].full_name
+_POINTS_FIELD = pb.StreamEvaluateRequest.DESCRIPTOR.fields_by_name["points"].number
 
 
 # ------------------------------------------------------------------------------- retries
@@ -495,6 +505,11 @@ class Client:
             self._channel = grpc.secure_channel(
                 target, grpc.ssl_channel_credentials(root_certificates=roots), options=opts)
         self._landscapes = landscape_pb2_grpc.LandscapeServiceStub(self._channel)
+        # the bulk stream, without protobuf's copies: requests go out as bytes encoded
+        # from the points' memory, responses come back as views of the received bytes
+        self._stream_evaluate = self._channel.stream_stream(
+            f"/{_LANDSCAPE_SERVICE}/StreamEvaluate", request_serializer=serialize_or_pass,
+            response_deserializer=chunk_deserializer(pb.StreamEvaluateResponse, "chunk"))
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self._closed = False
 
@@ -679,19 +694,20 @@ class Client:
         """
         Xb, single = _points(X)
         size = self.chunk_bytes if chunk_bytes is None else int(chunk_bytes)
+        row = Xb[0].nbytes
+        if row <= size:  # whole rows: the server then evaluates them where they arrived
+            size -= size % row
         header = pb.StreamEvaluateHeader(landscape_id=landscape_id, want_gradient=gradient,
                                          want_wedge_losses=wedge_losses)
 
         def requests():
             yield pb.StreamEvaluateRequest(header=header)
-            for chunk in iter_chunks("points", Xb, size):
-                yield pb.StreamEvaluateRequest(points=chunk)
+            yield from iter_encoded_chunks(_POINTS_FIELD, "points", Xb, size)
 
         def run(t: float) -> dict[str, np.ndarray]:
-            call = self._landscapes.StreamEvaluate(requests(), timeout=t,
-                                                   metadata=self._metadata)
+            call = self._stream_evaluate(requests(), timeout=t, metadata=self._metadata)
             try:
-                return assemble(response.chunk for response in call)
+                return assemble(r if isinstance(r, ChunkView) else r.chunk for r in call)
             finally:
                 call.cancel()
 

@@ -34,10 +34,12 @@ the per-point path of :mod:`landsim.kernels.axis_gather` for the statistics inst
    L2, adding every wedge's short terms, and writes it back.
 
 No (B, K, s) temporary and no (D, B) workspace are made: the extra memory of a call is
-two chunk buffers per task and O(K B) partial sums per slab. The slab count depends on
-D, K and B alone, never on the number of threads, and the partial sums are added in slab
-order, so results are bit-identical for any number of threads. Small problems run
-their tasks serially, without the cost of starting the thread pool.
+two chunk buffers per task and the partial sums of one group of points (at most
+``PARTIAL_CAP`` values; big batches go group by group). The slab count and the group
+size depend on D and K alone, never on B or the number of threads, and the partial sums
+are added in slab order, so each point's results are bit-identical for any number of
+threads and in any batch (a stream evaluated block by block equals one call). Small
+problems run their tasks serially, without the cost of starting the thread pool.
 """
 
 from __future__ import annotations
@@ -59,16 +61,18 @@ CHUNK = 2048  # coordinates per chunk: CHUNK * POINT_BLOCK float64 (256 KiB) sta
 POINT_BLOCK = 16  # most points per task
 TILE = 64  # coordinates per tile when a chunk is copied
 NSLAB = 32  # most slabs (groups of whole chunks) per pass
-PARTIAL_CAP = 1 << 22  # fewer slabs when nslab * K * B partial sums would exceed this
+PARTIAL_CAP = 1 << 22  # most partial sums (nslab * K * points) of one group of points
 PARALLEL_MIN = 1 << 15  # B * D below which the tasks of a pass run serially
 MIN_SLAB = 4096  # fewest coordinates per slab of the row-wise passes
 
 
 @jit
-def _layout(n_chunks, B, K):
-    """(slabs, point blocks) of a pass; depends on the sizes only."""
-    nslab = max(1, min(NSLAB, n_chunks, PARTIAL_CAP // max(1, K * B)))
-    return nslab, (B + POINT_BLOCK - 1) // POINT_BLOCK
+def _layout(n_chunks, K):
+    """(slabs, points per group) of a pass. Both depend on D and K only, never on B or the
+    threads, so every point's sums are added in the same order in any batch."""
+    nslab = max(1, min(NSLAB, n_chunks))
+    group = max(1, PARTIAL_CAP // (nslab * max(1, K)) // POINT_BLOCK) * POINT_BLOCK
+    return nslab, group
 
 
 @jit
@@ -181,27 +185,10 @@ def _short_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, t,
 
 
 @pjit
-def short_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, n_wedges):
-    """||y_b||^2, ||u_k(x_b)||^2 and max_j |u_j| per (wedge, point), reading X once.
-
-    Parameters
-    ----------
-    X : float32 or float64 array, shape (B, D)
-    anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi : packed arrays (module
-        docstring)
-    n_wedges : int
-        K.
-
-    Returns
-    -------
-    ysq : float64 array, shape (B,)
-        ||x_b - a||^2 for a shared anchor or the origin, ||x_b||^2 for per-wedge anchors.
-        A NaN or inf in X makes it NaN or inf.
-    usq, maxabs : float64 arrays, shape (K, B)
-    """
+def _short_group(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, K, nslab):
+    """:func:`short_sums` of one group of points, flat (K * B,) sums."""
     B, D = X.shape
-    K = n_wedges
-    nslab, npb = _layout(chunk_ptr.size - 1, B, K)
+    npb = (B + POINT_BLOCK - 1) // POINT_BLOCK
     ysq_p = np.zeros((nslab, B))
     usq_p = np.zeros((nslab, K * B))
     max_p = np.zeros((nslab, K * B))
@@ -221,7 +208,43 @@ def short_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, n_w
         ysq += ysq_p[c]
         usq += usq_p[c]
         maxabs = np.maximum(maxabs, max_p[c])
-    return ysq, usq.reshape((K, B)), maxabs.reshape((K, B))
+    return ysq, usq, maxabs
+
+
+@jit
+def short_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, n_wedges):
+    """||y_b||^2, ||u_k(x_b)||^2 and max_j |u_j| per (wedge, point), reading X once.
+
+    Parameters
+    ----------
+    X : float32 or float64 array, shape (B, D)
+    anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi : packed arrays (module
+        docstring)
+    n_wedges : int
+        K.
+
+    Returns
+    -------
+    ysq : float64 array, shape (B,)
+        ||x_b - a||^2 for a shared anchor or the origin, ||x_b||^2 for per-wedge anchors.
+        A NaN or inf in X makes it NaN or inf.
+    usq, maxabs : float64 arrays, shape (K, B)
+    """
+    B = X.shape[0]
+    K = n_wedges
+    nslab, group = _layout(chunk_ptr.size - 1, K)
+    ysq = np.empty(B)
+    usq = np.empty((K, B))
+    maxabs = np.empty((K, B))
+    for g0 in range(0, B, group):
+        g1 = min(B, g0 + group)
+        n = g1 - g0
+        y, u, m = _short_group(X[g0:g1], anchors, axes, chunk_ptr, chunk_wedge, chunk_lo,
+                               chunk_hi, K, nslab)
+        ysq[g0:g1] = y
+        usq[:, g0:g1] = u.reshape((K, n))
+        maxabs[:, g0:g1] = m.reshape((K, n))
+    return ysq, usq, maxabs
 
 
 @jit
@@ -299,6 +322,32 @@ def _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wfl
 
 
 @pjit
+def _relu_group(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat, active,
+                nslab):
+    """:func:`relu_sums` of one group of points; ``wflat`` its (K * B,) widths."""
+    B, D = X.shape
+    K = active.size
+    npb = (B + POINT_BLOCK - 1) // POINT_BLOCK
+    loss_p = np.zeros((nslab, K * B))
+    h_p = np.zeros((nslab, K * B))
+    n_tasks = nslab * npb
+    if n_tasks == 1 or B * D < PARALLEL_MIN:
+        for t in range(n_tasks):
+            _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat,
+                       active, t, nslab, npb, loss_p, h_p)
+    else:
+        for t in prange(n_tasks):
+            _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat,
+                       active, t, nslab, npb, loss_p, h_p)
+    loss = np.zeros(K * B)
+    hsum = np.zeros(K * B)
+    for c in range(nslab):
+        loss += loss_p[c]
+        hsum += h_p[c]
+    return loss, hsum
+
+
+@jit
 def relu_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, width, active):
     """Loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w) per (wedge, point).
 
@@ -315,27 +364,20 @@ def relu_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, widt
     -------
     loss, hsum : float64 arrays, shape (K, B)
     """
-    B, D = X.shape
+    B = X.shape[0]
     K = width.shape[0]
-    nslab, npb = _layout(chunk_ptr.size - 1, B, K)
-    loss_p = np.zeros((nslab, K * B))
-    h_p = np.zeros((nslab, K * B))
-    wflat = np.ascontiguousarray(width).ravel()
-    n_tasks = nslab * npb
-    if n_tasks == 1 or B * D < PARALLEL_MIN:
-        for t in range(n_tasks):
-            _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat,
-                       active, t, nslab, npb, loss_p, h_p)
-    else:
-        for t in prange(n_tasks):
-            _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wflat,
-                       active, t, nslab, npb, loss_p, h_p)
-    loss = np.zeros(K * B)
-    hsum = np.zeros(K * B)
-    for c in range(nslab):
-        loss += loss_p[c]
-        hsum += h_p[c]
-    return loss.reshape((K, B)), hsum.reshape((K, B))
+    nslab, group = _layout(chunk_ptr.size - 1, K)
+    loss = np.empty((K, B))
+    hsum = np.empty((K, B))
+    for g0 in range(0, B, group):
+        g1 = min(B, g0 + group)
+        n = g1 - g0
+        wflat = np.ascontiguousarray(width[:, g0:g1]).ravel()
+        lg, hg = _relu_group(X[g0:g1], anchors, axes, chunk_ptr, chunk_wedge, chunk_lo,
+                             chunk_hi, wflat, active, nslab)
+        loss[:, g0:g1] = lg.reshape((K, n))
+        hsum[:, g0:g1] = hg.reshape((K, n))
+    return loss, hsum
 
 
 @jit
@@ -359,7 +401,7 @@ def wedge_stats(X, anchors, axes, offsets, chunk_ptr, chunk_wedge, chunk_lo, chu
         As in :func:`short_sums` (non-finite exactly when X has a NaN or inf, or overflows).
     """
     if gathers_pay(X.shape[1], axes.size, chunk_wedge.size):
-        return point_stats(X, anchors, axes, offsets, eps0, eps1)
+        return point_stats(X, anchors, axes, offsets, eps0, eps1, np.empty((0, X.shape[1])))
     K = eps0.size
     ysq, usq, maxabs = short_sums(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo,
                                   chunk_hi, K)
@@ -518,7 +560,8 @@ def gradient_soft(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, 
     wflat = np.ascontiguousarray(width).ravel()
     pflat = np.ascontiguousarray(weights).ravel()
     cflat = np.ascontiguousarray(coef).ravel()
-    nslab, npb = _layout(chunk_ptr.size - 1, B, K)
+    nslab = _layout(chunk_ptr.size - 1, K)[0]
+    npb = (B + POINT_BLOCK - 1) // POINT_BLOCK
     n_tasks = nslab * npb
     if n_tasks == 1 or B * D < PARALLEL_MIN:
         for t in range(n_tasks):
@@ -556,11 +599,17 @@ def loss_and_grad(X, anchors, axes, offsets, chunk_ptr, chunk_wedge, chunk_lo, c
         ||x_b - a||^2 (see :func:`short_sums`); a non-finite value flags a point with a NaN
         or inf (or one that overflows), for the caller to reject.
     """
-    loss, radius, width, hsum, ysq = wedge_stats(X, anchors, axes, offsets, chunk_ptr,
-                                                 chunk_wedge, chunk_lo, chunk_hi, eps0, eps1)
+    fused = not soft and G.shape[0] > 0 and gathers_pay(X.shape[1], axes.size,
+                                                        chunk_wedge.size)
+    if fused:  # statistics and hard-union gradient in one visit per point
+        loss, radius, width, hsum, ysq = point_stats(X, anchors, axes, offsets, eps0, eps1, G)
+    else:
+        loss, radius, width, hsum, ysq = wedge_stats(X, anchors, axes, offsets, chunk_ptr,
+                                                     chunk_wedge, chunk_lo, chunk_hi, eps0,
+                                                     eps1)
     wedge_loss = np.ascontiguousarray(loss.T)
     total, arg, weights = combine_losses(wedge_loss, soft, tau)
-    if G.shape[0] > 0:
+    if G.shape[0] > 0 and not fused:
         coef = width_coefficient(radius, hsum, eps1)
         if soft:
             gradient_soft(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi,

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from landsim.v1 import ndarray_pb2
+from landsim.wire import encode_chunks
 
 from .errors import InvalidArgument, ResourceExhausted
-from .wire import encode_chunk
 
 __all__ = [
     "DTYPES", "FLOAT_DTYPES", "INT_DTYPES", "DEFAULT_CHUNK_BYTES", "DEFAULT_MAX_BYTES",
@@ -383,7 +383,7 @@ class RowReader(_ChunkSequence):
         self._row_bytes = nbytes // shape[0] if shape[0] else 0
 
     def add(self, chunk) -> list[np.ndarray]:
-        """Take one piece (an NdArrayChunk or a :class:`~landsim_server.wire.ChunkView`);
+        """Take one piece (an NdArrayChunk or a :class:`~landsim.wire.ChunkView`);
         returns the rows it completes, as arrays of shape (n, ...) in order."""
         data, _ = self._accept(chunk)
         rb = self._row_bytes
@@ -428,20 +428,7 @@ def iter_encoded_chunks(field_number: int, name: str, array, chunk_bytes: int, *
                         offset: int = 0, full_shape: Sequence[int] | None = None
                         ) -> Iterator[bytes]:
     """:func:`iter_chunks`, but each piece already serialised as the field
-    ``field_number`` of a response message (see :func:`landsim_server.wire.encode_chunk`):
-    the array's bytes are copied once, straight into the message."""
-    if chunk_bytes < 1:
-        raise ValueError(f"chunk_bytes must be >= 1, got {chunk_bytes}")
-    a = _wire_array(array)
-    step = max(a.dtype.itemsize, chunk_bytes - chunk_bytes % a.dtype.itemsize)
-    shape = a.shape if full_shape is None else tuple(full_shape)
-    raw = memoryview(a.reshape(-1).view(np.uint8))
-    pos = 0
-    while True:
-        stop = min(raw.nbytes, pos + step)
-        first = offset + pos == 0
-        yield encode_chunk(field_number, name, raw[pos:stop], offset + pos,
-                           a.dtype.name if first else "", shape if first else ())
-        pos = stop
-        if pos >= raw.nbytes:
-            return
+    ``field_number`` of a response message (:func:`landsim.wire.encode_chunks`): the
+    array's bytes are copied once, straight into the message."""
+    return encode_chunks(field_number, name, _wire_array(array), chunk_bytes, offset=offset,
+                         full_shape=full_shape)

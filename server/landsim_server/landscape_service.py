@@ -16,7 +16,7 @@ BLAS product, whose rounding depends on the batch size) it can differ from it in
 last bits.
 
 StreamEvaluate is the bulk path, built to move points at close to the speed of gRPC
-itself: point chunks are read without protobuf copies (:mod:`landsim_server.wire`), rows
+itself: point chunks are read without protobuf copies (:mod:`landsim.wire`), rows
 are evaluated straight from the received bytes (:class:`~landsim_server.arrays.RowReader`;
 no reassembly, a row split between two chunks is the only copy, so clients should send
 chunks of whole rows), blocks are computed in the pool while the next chunks arrive (up
@@ -47,6 +47,7 @@ from landsim import descent, geometry, paths
 from landsim.spec import LandscapeSpec
 from landsim.v1 import landscape_pb2 as pb
 from landsim.v1 import landscape_pb2_grpc
+from landsim.wire import ChunkView, chunk_deserializer, serialize_or_pass
 
 from . import convert
 from .arrays import (
@@ -60,7 +61,6 @@ from .arrays import (
 )
 from .errors import InvalidArgument, ResourceExhausted, grpc_errors, invalid_argument_from
 from .landscape_store import LandscapeStore
-from .wire import ChunkView, chunk_deserializer, serialize_or_pass
 
 __all__ = ["ServiceLimits", "LandscapeServicer", "add_landscape_service", "SERVICE_NAME"]
 
@@ -536,6 +536,13 @@ class _BufferPool:
             self._free.append(buffer)
 
 
+def _check_pieces(pieces: list[np.ndarray], start: int) -> None:
+    """InvalidArgument naming the first NaN or inf of the rows ``start:`` in ``pieces``."""
+    for p in pieces:
+        check_finite("points", p, start)
+        start += len(p)
+
+
 def _stream_block(spec: LandscapeSpec, want_gradient: bool, want_wedge_losses: bool,
                   pieces: list[np.ndarray], start: int, buffer: np.ndarray | None
                   ) -> tuple[int, list[tuple[str, np.ndarray, tuple[int, ...]]],
@@ -549,25 +556,26 @@ def _stream_block(spec: LandscapeSpec, want_gradient: bool, want_wedge_losses: b
     frames; the gradient goes into ``buffer``, at least n * D * itemsize bytes) and joined
     first otherwise (the BLAS product's rounding depends on the batch).
     """
-    row = start
-    for p in pieces:  # (n_i, D)
-        check_finite("points", p, row)
-        row += len(p)
-    n, D = row - start, spec.dim
+    n, D = sum(len(p) for p in pieces), spec.dim
     if spec.kind == "axis":
         grad = None
         if want_gradient:  # (n, D) in the recycled buffer
             dtype = pieces[0].dtype
             grad = buffer[:n * D * dtype.itemsize].view(dtype).reshape(n, D)
         evs, r = [], 0
-        for p in pieces:
-            evs.append(geometry.evaluate(spec, p, grad=want_gradient,
-                                         out=None if grad is None else grad[r:r + len(p)]))
-            r += len(p)
+        try:  # the axis kernels flag a NaN or inf themselves (no separate pass)
+            for p in pieces:
+                evs.append(geometry.evaluate(spec, p, grad=want_gradient,
+                                             out=None if grad is None else grad[r:r + len(p)]))
+                r += len(p)
+        except ValueError:
+            _check_pieces(pieces, start)  # names the first bad value's row and column
+            raise
         loss, argmin, wedges = ((getattr(evs[0], f) if len(evs) == 1 else
                                  np.concatenate([getattr(e, f) for e in evs]))
                                 for f in ("loss", "argmin", "wedge_losses"))
     else:
+        _check_pieces(pieces, start)
         X = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         loss, argmin, wedges, grad = geometry.evaluate(spec, X, grad=want_gradient)
     arrays = [("losses", loss, ()), ("argmin", argmin, ())]

@@ -312,7 +312,14 @@ def test_gather_and_chunk_paths_agree_with_reference(anchors, batch):
         by_chunks = axis_kernels.wedge_stats(
             X, p.anchors, p.axes, p.offsets, p.chunk_ptr, p.chunk_wedge, p.chunk_lo,
             p.chunk_hi, p.eps0, p.eps1) if not gathers else None
-        by_points = axis_gather.point_stats(X, p.anchors, p.axes, p.offsets, p.eps0, p.eps1)
+        G = np.empty_like(X)
+        by_points = axis_gather.point_stats(X, p.anchors, p.axes, p.offsets, p.eps0, p.eps1, G)
+        arg = np.argmin(by_points[0], axis=0)
+        coef = axis_kernels.width_coefficient(by_points[1], by_points[3], p.eps1)
+        G_rows = np.empty_like(X)  # the fused hard gradient equals the separate pass
+        axis_kernels.gradient_hard(X, p.anchors, p.axes, p.offsets, arg, coef, by_points[2],
+                                   G_rows)
+        np.testing.assert_array_equal(G, G_rows)
         ref = reference.wedge_losses(spec, X).T
         np.testing.assert_allclose(by_points[0], ref, rtol=1e-11, atol=1e-12)
         if by_chunks is not None:
@@ -323,3 +330,19 @@ def test_gather_and_chunk_paths_agree_with_reference(anchors, batch):
         ref_g = reference.gradient(spec, X)
         np.testing.assert_allclose(ev.grad, ref_g, rtol=0,
                                    atol=1e-11 * max(1.0, np.abs(ref_g).max()))
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="minutes when interpreted")
+def test_each_points_results_do_not_depend_on_its_batch():
+    # many wedges: a big batch is summed group by group; a point must get the very same
+    # bits alone, in a block (as the service streams it) and in the whole batch
+    spec = random_landscape(8 * axis_kernels.CHUNK, 4096, 400, eps0=0.01, eps1=0.02, seed=9)
+    p = pack_axis(spec)
+    assert not axis_kernels.gathers_pay(spec.dim, p.axes.size, p.chunk_wedge.size)
+    nslab, group = axis_kernels._layout(p.chunk_ptr.size - 1, spec.n_wedges)
+    X = np.random.default_rng(3).normal(size=(2 * group + 37, spec.dim))
+    whole = geometry.evaluate(spec, X)
+    for rows in (slice(0, 1), slice(group - 5, group + 30), slice(2 * group + 36, None)):
+        part = geometry.evaluate(spec, X[rows])
+        for field in ("loss", "argmin", "wedge_losses", "grad"):
+            np.testing.assert_array_equal(getattr(part, field), getattr(whole, field)[rows])

@@ -16,9 +16,9 @@ from landsim_server.arrays import (
     to_ndarray,
 )
 from landsim_server.errors import InvalidArgument, ResourceExhausted
-from landsim_server.wire import ChunkView, chunk_deserializer, encode_chunk, serialize_or_pass
 
 from landsim.v1 import landscape_pb2, ndarray_pb2
+from landsim.wire import ChunkView, chunk_deserializer, encode_chunk, serialize_or_pass
 
 ALL = tuple(DTYPES)
 

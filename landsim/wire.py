@@ -5,26 +5,28 @@ message when it is parsed, the message into a new ``bytes`` object at *every* ac
 ``chunk.data`` and again when a message is built or serialised. For a stream of
 megabyte chunks those copies cost more than the kernels. This module reads and writes
 the one message shape that carries the bulk, ``Outer { NdArrayChunk <field> = n; }``,
-by hand:
+by hand. The server (point chunks in, result chunks out) and the client library (the
+reverse) share it; it needs only the generated messages: no gRPC, no Numba.
 
-- :func:`chunk_deserializer` parses a request whose only field is the chunk into a
+- :func:`chunk_deserializer` parses a message whose only field is the chunk into a
   :class:`ChunkView` whose ``data`` is a memoryview of the received bytes (no copy);
   anything else (a header, an unusual encoding, malformed bytes) goes to the generated
   ``FromString``, so the result is always what protobuf would give (or its error);
 - :func:`encode_chunk` builds a serialised ``Outer { chunk }`` from a buffer with one
-  copy; :func:`serialize_or_pass` is the response serializer that sends such bytes as
-  they are and serialises protobuf messages as usual.
+  copy; :func:`serialize_or_pass` is the serializer that sends such bytes as they are
+  and serialises protobuf messages as usual.
 
 Field numbers come from the generated descriptors, never typed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from landsim.v1 import ndarray_pb2
 
-__all__ = ["ChunkView", "chunk_deserializer", "encode_chunk", "serialize_or_pass"]
+__all__ = ["ChunkView", "chunk_deserializer", "encode_chunk", "encode_chunks",
+           "serialize_or_pass"]
 
 _FIELDS = {f.name: f.number for f in ndarray_pb2.NdArrayChunk.DESCRIPTOR.fields}
 _NAME, _DTYPE, _SHAPE = _FIELDS["name"], _FIELDS["dtype"], _FIELDS["shape"]
@@ -126,7 +128,7 @@ def _parse_chunk(buf: memoryview, pos: int, end: int) -> ChunkView:
 
 
 def chunk_deserializer(message_cls, field: str) -> Callable[[bytes], object]:
-    """A request deserializer for ``message_cls`` that returns a :class:`ChunkView` when
+    """A deserializer for ``message_cls`` that returns a :class:`ChunkView` when
     the message holds only its NdArrayChunk field ``field`` (once), else
     ``message_cls.FromString(data)``."""
     tag = message_cls.DESCRIPTOR.fields_by_name[field].number << 3 | _LEN
@@ -171,7 +173,42 @@ def encode_chunk(field_number: int, name: str, data, offset: int, dtype: str = "
                      data_head, memoryview(data).cast("B")))
 
 
+def encode_chunks(field_number: int, name: str, array, chunk_bytes: int, *, offset: int = 0,
+                  full_shape: Sequence[int] | None = None) -> Iterator[bytes]:
+    """An array cut into pieces of at most ``chunk_bytes`` (whole elements), each
+    serialised by :func:`encode_chunk` (its bytes copied once, straight into the message).
+
+    Parameters
+    ----------
+    field_number : int
+        The NdArrayChunk field of the outer message.
+    name : str
+    array : numpy.ndarray
+        C-contiguous, little-endian, of a wire dtype (its ``dtype.name`` is sent).
+    chunk_bytes : int
+    offset : int
+        Byte offset of ``array`` within the whole array (a block of rows sent on its own).
+    full_shape : sequence of int, optional
+        Shape of the whole array (default ``array.shape``); the piece at whole-array
+        offset 0 carries it and the dtype.
+    """
+    if chunk_bytes < 1:
+        raise ValueError(f"chunk_bytes must be >= 1, got {chunk_bytes}")
+    step = max(array.dtype.itemsize, chunk_bytes - chunk_bytes % array.dtype.itemsize)
+    shape = array.shape if full_shape is None else tuple(full_shape)
+    raw = memoryview(array.reshape(-1).view("u1"))
+    pos = 0
+    while True:
+        stop = min(raw.nbytes, pos + step)
+        first = offset + pos == 0
+        yield encode_chunk(field_number, name, raw[pos:stop], offset + pos,
+                           array.dtype.name if first else "", shape if first else ())
+        pos = stop
+        if pos >= raw.nbytes:
+            return
+
+
 def serialize_or_pass(message) -> bytes:
-    """Response serializer: bytes (from :func:`encode_chunk`) as they are, else
+    """Serializer: bytes (from :func:`encode_chunk`) as they are, else
     ``message.SerializeToString()``."""
     return message if isinstance(message, bytes) else message.SerializeToString()
