@@ -275,6 +275,16 @@ def test_stream_evaluate_errors(stub):
     chunks = [pb.StreamEvaluateRequest(points=c) for c in iter_chunks("points", X, 64)]
     assert _bad_field(call, chunks) == "header"
     assert _bad_field(call, [header] + chunks) == "points"  # the NaN
+    for bad, want_gradient in ((np.nan, False), (-np.inf, True)):  # named with its index
+        Y = np.zeros((300, spec.dim))
+        Y[211, 3] = bad
+        head = pb.StreamEvaluateRequest(header=pb.StreamEvaluateHeader(
+            landscape_id=lid, want_gradient=want_gradient))
+        code, status = _fails(call, [head] + [pb.StreamEvaluateRequest(points=c)
+                                              for c in iter_chunks("points", Y, 1000)])
+        violation = _detail(status, error_details_pb2.BadRequest).field_violations[0]
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and violation.field == "points"
+        assert violation.description == f"must be finite, found {bad} at index [211, 3]"
     assert _bad_field(call, [header] + chunks[:3]) == "points.data"  # stream cut short
     wrong = [pb.StreamEvaluateRequest(points=c) for c in iter_chunks("points", X[:, :5])]
     assert _bad_field(call, [header] + wrong) == "points.shape"
