@@ -59,7 +59,6 @@ __all__ = ["short_sums", "per_anchor_sqnorm", "relu_sums", "gathers_pay", "wedge
 
 CHUNK = 2048  # coordinates per chunk: CHUNK * POINT_BLOCK float64 (256 KiB) stay in L2
 POINT_BLOCK = 16  # most points per task
-TILE = 64  # coordinates per tile when a chunk is copied
 NSLAB = 32  # most slabs (groups of whole chunks) per pass
 PARTIAL_CAP = 1 << 22  # most partial sums (nslab * K * points) of one group of points
 PARALLEL_MIN = 1 << 15  # B * D below which the tasks of a pass run serially
@@ -90,58 +89,41 @@ def _task_span(t, npb, nslab, n_chunks, B):
 
 
 @jit
-def _copy_row(row, shift, loc, o, ub, t0, t1):
-    """loc[o + (i - t0) ub] = row[i] - shift[i] (shift: empty = none) for t0 <= i < t1;
-    returns the sum of their squares, in four interleaved partial sums (one chain would
-    cost an add's latency per value)."""
-    shifted = shift.size > 0
-    s0 = s1 = s2 = s3 = 0.0
-    n4 = np.uint64(t0 + (t1 - t0) // 4 * 4)
-    i = np.uint64(t0)
-    while i < n4:  # unsigned indices: no wrap-around code
-        v0 = np.float64(row[i])
-        v1 = np.float64(row[i + U1])
-        v2 = np.float64(row[i + U2])
-        v3 = np.float64(row[i + U3])
-        if shifted:
-            v0 -= shift[i]
-            v1 -= shift[i + U1]
-            v2 -= shift[i + U2]
-            v3 -= shift[i + U3]
-        loc[o] = v0
-        loc[o + ub] = v1
-        loc[o + U2 * ub] = v2
-        loc[o + U3 * ub] = v3
-        s0 += v0 * v0
-        s1 += v1 * v1
-        s2 += v2 * v2
-        s3 += v3 * v3
-        o += U4 * ub
-        i += U4
-    while i < np.uint64(t1):
-        v = np.float64(row[i])
-        if shifted:
-            v -= shift[i]
-        loc[o] = v
-        s0 += v * v
-        o += ub
-        i += U1
-    return (s0 + s1) + (s2 + s3)
+def _load_chunk(X, p0, nb, e0, e1, shift, loc):
+    """loc[(i - e0) nb + b] = X[p0 + b, i] - shift[i] as float64, for e0 <= i < e1.
+
+    ``shift`` is a shared anchor, shape (D,), or empty (no shift). Coordinate by
+    coordinate, so that the stores run along ``loc`` while the block's rows are read as
+    parallel streams.
+    """
+    ub = np.uint64(nb)
+    first = np.uint64(p0)
+    if shift.size > 0:  # two plain loops with unsigned indices (no wrap-around code)
+        for r in range(np.uint64(e1 - e0)):
+            i = np.uint64(e0) + r
+            a = shift[i]
+            o = r * ub
+            for b in range(ub):
+                loc[o + b] = np.float64(X[first + b, i]) - a
+    else:
+        for r in range(np.uint64(e1 - e0)):
+            i = np.uint64(e0) + r
+            o = r * ub
+            for b in range(ub):
+                loc[o + b] = np.float64(X[first + b, i])
 
 
 @jit
-def _load_chunk(X, p0, nb, e0, e1, shift, loc, sq):
-    """loc[(i - e0) nb + b] = X[p0 + b, i] - shift[i] as float64; sq[p0 + b] += their squares.
-
-    ``shift`` is a shared anchor, shape (D,), or empty (no shift). Copied in tiles of
-    ``TILE`` coordinates, so that the tile of ``loc`` being written stays in L1.
-    """
+def _add_squares(loc, nb, n, p0, sq):
+    """sq[p0 + b] += sum of the squares of the first n rows of ``loc`` in column b."""
     ub = np.uint64(nb)
-    for t0 in range(e0, e1, TILE):
-        t1 = min(e1, t0 + TILE)
-        base = np.uint64(t0 - e0) * ub
-        for b in range(nb):
-            sq[p0 + b] += _copy_row(X[p0 + b], shift, loc, base + np.uint64(b), ub, t0, t1)
+    b0 = 0
+    while b0 + 8 <= nb:
+        blk.squares8(loc, ub, np.uint64(b0), np.uint64(n), sq, np.uint64(p0 + b0))
+        b0 += 8
+    while b0 < nb:
+        blk.squares1(loc, ub, np.uint64(b0), np.uint64(n), sq, np.uint64(p0 + b0))
+        b0 += 1
 
 
 @jit
@@ -167,7 +149,9 @@ def _short_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, t,
     mx = max_p[c]
     for ch in range(ch0, ch1):
         e0 = ch * CHUNK
-        _load_chunk(X, p0, nb, e0, min(D, e0 + CHUNK), shift, loc, ysq_p[c])
+        e1 = min(D, e0 + CHUNK)
+        _load_chunk(X, p0, nb, e0, e1, shift, loc)
+        _add_squares(loc, nb, e1 - e0, p0, ysq_p[c])
         for e in range(chunk_ptr[ch], chunk_ptr[ch + 1]):
             k = chunk_wedge[e]
             arow = anchors[k] if per_wedge else none
@@ -290,7 +274,6 @@ def _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wfl
     shift, per_wedge = _shift_and_rows(anchors)
     none = np.empty(0)
     loc = np.empty(min(CHUNK, D) * nb)
-    sq = np.zeros(B)
     lsum = loss_p[c]
     hsum = h_p[c]
     for ch in range(ch0, ch1):
@@ -302,7 +285,7 @@ def _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wfl
         if not busy:
             continue
         e0 = ch * CHUNK
-        _load_chunk(X, p0, nb, e0, min(D, e0 + CHUNK), shift, loc, sq)
+        _load_chunk(X, p0, nb, e0, min(D, e0 + CHUNK), shift, loc)
         for e in range(first, last):
             k = chunk_wedge[e]
             if not active[k]:
@@ -511,11 +494,10 @@ def _soft_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wfl
     none = np.empty(0)
     loc = np.empty(min(CHUNK, D) * nb)
     gt = np.empty(min(CHUNK, D) * nb)
-    sq = np.zeros(B)
     for ch in range(ch0, ch1):
         e0 = ch * CHUNK
         e1 = min(D, e0 + CHUNK)
-        _load_chunk(X, p0, nb, e0, e1, shift, loc, sq)
+        _load_chunk(X, p0, nb, e0, e1, shift, loc)
         for r in range(e1 - e0):  # the width term sum_k p_k c_k (x - a_k), and its anchors
             for b in range(nb):
                 g = ysum[p0 + b] * loc[r * nb + b]

@@ -29,9 +29,51 @@ import numpy as np
 
 from ._jit import jit_finite, jit_simd
 
-__all__ = ["short8", "short1", "relu8", "relu1", "soft1"]
+__all__ = ["squares8", "squares1", "short8", "short1", "relu8", "relu1", "soft1"]
 
 U1, U2, U3, U4, U5, U6, U7 = (np.uint64(i) for i in range(1, 8))
+
+
+@jit_simd
+def squares8(loc, ub, b0, n, sq, q):
+    """sq[q + b] += sum of loc[r nb + b0 + b]^2 over the chunk's n rows r, b < 8."""
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for r in range(n):
+        o = r * ub + b0
+        v0 = loc[o]
+        v1 = loc[o + U1]
+        v2 = loc[o + U2]
+        v3 = loc[o + U3]
+        v4 = loc[o + U4]
+        v5 = loc[o + U5]
+        v6 = loc[o + U6]
+        v7 = loc[o + U7]
+        a0 += v0 * v0
+        a1 += v1 * v1
+        a2 += v2 * v2
+        a3 += v3 * v3
+        a4 += v4 * v4
+        a5 += v5 * v5
+        a6 += v6 * v6
+        a7 += v7 * v7
+    sq[q] += a0
+    sq[q + U1] += a1
+    sq[q + U2] += a2
+    sq[q + U3] += a3
+    sq[q + U4] += a4
+    sq[q + U5] += a5
+    sq[q + U6] += a6
+    sq[q + U7] += a7
+
+
+@jit_finite
+def squares1(loc, ub, b0, n, sq, q):
+    """:func:`squares8` for the one point b0."""
+    a = 0.0
+    for r in range(n):
+        v = loc[r * ub + b0]
+        a += v * v
+    sq[q] += a
 
 
 @jit_simd
