@@ -12,8 +12,13 @@ this process, with blocking stubs.
     move the same payload both ways. Loss only: the raw server answers each chunk with
     16 bytes per row (what losses and argmin take); with gradients: the raw server
     echoes every chunk (what the gradients take; the service also returns losses and
-    argmin, 0.2% more). Raw and service streams run alternately, so that both see the
-    same background load. Target: >= 60% of the raw rate (bytes per second).
+    argmin, 0.2% more). The service is called as the client library calls it: request
+    chunks serialised from the points' memory and response chunks read as views
+    (``landsim.wire``); both clients' request bytes are made before the timed calls. Raw
+    and service streams run alternately, so that both see the same background load.
+    Target: >= 60% of the raw rate (bytes per second). For a like-for-like comparison,
+    give every process the landsim server's allocator settings through the environment
+    (see benchmarks/RESULTS.md).
 
 Usage::
 
