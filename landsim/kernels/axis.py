@@ -81,11 +81,21 @@ def _row_slabs(D):
 
 
 @jit
-def _task_span(t, npb, nslab, n_chunks, B):
-    """Task t -> (slab c, first chunk, end chunk, first point p0, points nb)."""
+def _task_start(X, anchors, chunk_ptr, t, npb, nslab):
+    """Task t of a chunked pass: (slab c, first chunk, end chunk, first point p0, points nb,
+    the shared anchor to subtract while loading (or empty), whether anchors are per
+    wedge, the chunk buffer)."""
+    B, D = X.shape
+    n_chunks = chunk_ptr.size - 1
     c = t // npb
     p0 = (t % npb) * POINT_BLOCK
-    return c, c * n_chunks // nslab, (c + 1) * n_chunks // nslab, p0, min(B, p0 + POINT_BLOCK) - p0
+    nb = min(B, p0 + POINT_BLOCK) - p0
+    if anchors.shape[0] == 1:
+        shift, per_wedge = anchors[0], False
+    else:
+        shift, per_wedge = np.empty(0), anchors.shape[0] > 1
+    return (c, c * n_chunks // nslab, (c + 1) * n_chunks // nslab, p0, nb, shift, per_wedge,
+            np.empty(min(CHUNK, D) * nb))
 
 
 @jit
@@ -127,24 +137,14 @@ def _add_squares(loc, nb, n, p0, sq):
 
 
 @jit
-def _shift_and_rows(anchors):
-    """The shared anchor to subtract while loading (or empty), and the per-wedge flag."""
-    if anchors.shape[0] == 1:
-        return anchors[0], False
-    return np.empty(0), anchors.shape[0] > 1
-
-
-@jit
 def _short_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, t, nslab,
                 npb, ysq_p, usq_p, max_p):
     """Task t of :func:`short_sums`, into row c (its slab) of the partial sums."""
     B, D = X.shape
-    n_chunks = chunk_ptr.size - 1
-    c, ch0, ch1, p0, nb = _task_span(t, npb, nslab, n_chunks, B)
+    c, ch0, ch1, p0, nb, shift, per_wedge, loc = _task_start(X, anchors, chunk_ptr, t, npb,
+                                                             nslab)
     ub = np.uint64(nb)
-    shift, per_wedge = _shift_and_rows(anchors)
     none = np.empty(0)
-    loc = np.empty(min(CHUNK, D) * nb)
     usq = usq_p[c]
     mx = max_p[c]
     for ch in range(ch0, ch1):
@@ -268,12 +268,10 @@ def _relu_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wfl
                t, nslab, npb, loss_p, h_p):
     """Task t of :func:`relu_sums`, into row c (its slab) of the partial sums."""
     B, D = X.shape
-    n_chunks = chunk_ptr.size - 1
-    c, ch0, ch1, p0, nb = _task_span(t, npb, nslab, n_chunks, B)
+    c, ch0, ch1, p0, nb, shift, per_wedge, loc = _task_start(X, anchors, chunk_ptr, t, npb,
+                                                             nslab)
     ub = np.uint64(nb)
-    shift, per_wedge = _shift_and_rows(anchors)
     none = np.empty(0)
-    loc = np.empty(min(CHUNK, D) * nb)
     lsum = loss_p[c]
     hsum = h_p[c]
     for ch in range(ch0, ch1):
@@ -487,13 +485,11 @@ def _soft_task(X, anchors, axes, chunk_ptr, chunk_wedge, chunk_lo, chunk_hi, wfl
     """Task t of :func:`gradient_soft`: its points' stretch of G, chunk by chunk."""
     B, D = X.shape
     K = wc.shape[0]
-    n_chunks = chunk_ptr.size - 1
-    c, ch0, ch1, p0, nb = _task_span(t, npb, nslab, n_chunks, B)
+    c, ch0, ch1, p0, nb, shift, per_wedge, loc = _task_start(X, anchors, chunk_ptr, t, npb,
+                                                             nslab)
     ub = np.uint64(nb)
-    shift, per_wedge = _shift_and_rows(anchors)
     none = np.empty(0)
-    loc = np.empty(min(CHUNK, D) * nb)
-    gt = np.empty(min(CHUNK, D) * nb)
+    gt = np.empty(loc.size)
     for ch in range(ch0, ch1):
         e0 = ch * CHUNK
         e1 = min(D, e0 + CHUNK)

@@ -34,6 +34,32 @@ __all__ = ["squares8", "squares1", "short8", "short1", "relu8", "relu1", "soft1"
 U1, U2, U3, U4, U5, U6, U7 = (np.uint64(i) for i in range(1, 8))
 
 
+@jit_finite
+def _add8(acc, q, a0, a1, a2, a3, a4, a5, a6, a7):
+    """acc[q + i] += a_i for the eight lanes."""
+    acc[q] += a0
+    acc[q + U1] += a1
+    acc[q + U2] += a2
+    acc[q + U3] += a3
+    acc[q + U4] += a4
+    acc[q + U5] += a5
+    acc[q + U6] += a6
+    acc[q + U7] += a7
+
+
+@jit_finite
+def _max8(acc, q, m0, m1, m2, m3, m4, m5, m6, m7):
+    """acc[q + i] = max(acc[q + i], m_i) for the eight lanes."""
+    acc[q] = max(acc[q], m0)
+    acc[q + U1] = max(acc[q + U1], m1)
+    acc[q + U2] = max(acc[q + U2], m2)
+    acc[q + U3] = max(acc[q + U3], m3)
+    acc[q + U4] = max(acc[q + U4], m4)
+    acc[q + U5] = max(acc[q + U5], m5)
+    acc[q + U6] = max(acc[q + U6], m6)
+    acc[q + U7] = max(acc[q + U7], m7)
+
+
 @jit_simd
 def squares8(loc, ub, b0, n, sq, q):
     """sq[q + b] += sum of loc[r nb + b0 + b]^2 over the chunk's n rows r, b < 8."""
@@ -56,14 +82,7 @@ def squares8(loc, ub, b0, n, sq, q):
         a5 += v5 * v5
         a6 += v6 * v6
         a7 += v7 * v7
-    sq[q] += a0
-    sq[q + U1] += a1
-    sq[q + U2] += a2
-    sq[q + U3] += a3
-    sq[q + U4] += a4
-    sq[q + U5] += a5
-    sq[q + U6] += a6
-    sq[q + U7] += a7
+    _add8(sq, q, a0, a1, a2, a3, a4, a5, a6, a7)
 
 
 @jit_finite
@@ -110,22 +129,8 @@ def short8(loc, ub, b0, axes, lo, hi, e0, arow, usq, mx, q):
         m5 = max(m5, abs(v5))
         m6 = max(m6, abs(v6))
         m7 = max(m7, abs(v7))
-    usq[q] += a0
-    usq[q + U1] += a1
-    usq[q + U2] += a2
-    usq[q + U3] += a3
-    usq[q + U4] += a4
-    usq[q + U5] += a5
-    usq[q + U6] += a6
-    usq[q + U7] += a7
-    mx[q] = max(mx[q], m0)
-    mx[q + U1] = max(mx[q + U1], m1)
-    mx[q + U2] = max(mx[q + U2], m2)
-    mx[q + U3] = max(mx[q + U3], m3)
-    mx[q + U4] = max(mx[q + U4], m4)
-    mx[q + U5] = max(mx[q + U5], m5)
-    mx[q + U6] = max(mx[q + U6], m6)
-    mx[q + U7] = max(mx[q + U7], m7)
+    _add8(usq, q, a0, a1, a2, a3, a4, a5, a6, a7)
+    _max8(mx, q, m0, m1, m2, m3, m4, m5, m6, m7)
 
 
 @jit_finite
@@ -188,22 +193,8 @@ def relu8(loc, ub, b0, axes, lo, hi, e0, arow, width, lsum, hsum, q):
         h5 += t5
         h6 += t6
         h7 += t7
-    lsum[q] += l0
-    lsum[q + U1] += l1
-    lsum[q + U2] += l2
-    lsum[q + U3] += l3
-    lsum[q + U4] += l4
-    lsum[q + U5] += l5
-    lsum[q + U6] += l6
-    lsum[q + U7] += l7
-    hsum[q] += h0
-    hsum[q + U1] += h1
-    hsum[q + U2] += h2
-    hsum[q + U3] += h3
-    hsum[q + U4] += h4
-    hsum[q + U5] += h5
-    hsum[q + U6] += h6
-    hsum[q + U7] += h7
+    _add8(lsum, q, l0, l1, l2, l3, l4, l5, l6, l7)
+    _add8(hsum, q, h0, h1, h2, h3, h4, h5, h6, h7)
 
 
 @jit_finite
