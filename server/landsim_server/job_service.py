@@ -48,7 +48,7 @@ from .job_store import (
     decode_page_token,
     encode_page_token,
 )
-from .workers import WorkerHandle, WorkerSettings, new_owner, start_worker
+from .workers import EXIT_JOB_LOST, WorkerHandle, WorkerSettings, new_owner, start_worker
 
 __all__ = ["add_job_service", "JobRuntime", "JobServicer", "RuntimeSettings", "AlreadyExists",
            "FailedPrecondition", "spec_from_request", "job_to_proto", "result_parts"]
@@ -257,7 +257,8 @@ class RuntimeSettings:
     watch_max_s : float
         Longest a WatchJob stream lasts before it ends with DEADLINE_EXCEEDED.
     max_restarts : int
-        Restarts of a dead worker slot before the supervisor gives up on it.
+        Restarts of a crashed worker slot before the supervisor gives up on it (a worker
+        that ended itself to drop a cancelled job is replaced without counting).
     """
 
     n_workers: int = 1
@@ -373,11 +374,15 @@ class JobRuntime:
             if handle.alive:
                 continue
             lost = self.store.expire_owner(handle.settings.owner)
-            _log.warning("worker %s exited with %s; its jobs %s were reaped",
-                         handle.settings.owner, handle.process.exitcode, lost)
-            if self._restarts[i] >= self.settings.max_restarts:
-                continue
-            self._restarts[i] += 1
+            if handle.process.exitcode == EXIT_JOB_LOST:  # dropped a cancelled job: no crash
+                _log.info("worker %s left its cancelled job; starting a fresh one",
+                          handle.settings.owner)
+            else:
+                _log.warning("worker %s exited with %s; its jobs %s were reaped",
+                             handle.settings.owner, handle.process.exitcode, lost)
+                if self._restarts[i] >= self.settings.max_restarts:
+                    continue
+                self._restarts[i] += 1
             self.workers[i] = start_worker(self._worker_settings(handle.settings.kinds[0]))
 
     async def stop(self, grace_s: float = 5.0) -> None:

@@ -432,6 +432,15 @@ class JobStore:
                 self._event(c, job_id, now)
             return True
 
+    def holds(self, job_id: str, owner: str) -> bool:
+        """Whether ``owner`` still holds the RUNNING job's lease (a read only: cheap enough
+        for a worker to poll for cancellation between lease renewals)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM jobs WHERE id = ? AND state = 'RUNNING' AND lease_owner = ? "
+                "AND lease_expires >= ?", (job_id, owner, time.time())).fetchone()
+        return row is not None
+
     def release(self, job_id: str, owner: str, reason: str) -> bool:
         """Give a RUNNING job back to the queue without using up an attempt (clean stop)."""
         now = time.time()

@@ -4,10 +4,13 @@ Each worker is a process of the ``spawn`` multiprocessing context running
 :func:`worker_main`: it warms up (Numba kernels for toy jobs, the torch registry for real
 ones), then loops until asked to stop: claim the oldest queued job of its kinds, run the
 experiment, store the result. While the experiment runs, a heartbeat thread renews the
-job's lease every third of the lease, and the experiment's ``progress(fraction, message)``
-records progress (renewing the lease too) and raises to abort the run when the job was
-cancelled or its lease lost, or when the worker is asked to stop (the job then goes back
-to the queue without using up an attempt). A worker killed outright leaves its lease to
+job's lease every third of the lease and checks every ``cancel_poll_s`` that the job is
+still this worker's; the experiment's ``progress(fraction, message)`` records progress
+(renewing the lease too) and raises to stop the run when the worker is asked to stop (the
+job then goes back to the queue without using up an attempt). A job cancelled (or
+deleted, or requeued) while it runs ends its worker process at once, with status
+:data:`EXIT_JOB_LOST`, whatever the experiment is computing; the server replaces the
+worker (without counting a crash). A worker killed outright leaves its lease to
 expire; the job is then queued again, or FAILED after ``max_attempts`` starts.
 
 Simulator workers take only toy jobs; the torch worker takes only real jobs, so torch is
@@ -26,17 +29,20 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .job_config import KINDS, build_config, resolve
 from .job_store import JobRecord, JobStore
 
 __all__ = ["WorkerSettings", "WorkerHandle", "worker_main", "run_job", "start_worker",
-           "new_owner", "warm_up", "error_summary"]
+           "new_owner", "warm_up", "error_summary", "EXIT_JOB_LOST"]
 
 _log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 4000  # longest error text stored for a FAILED job
 MAX_MESSAGE_CHARS = 500  # longest progress message stored
+#: Exit status of a worker process that dropped a running job no longer its own.
+EXIT_JOB_LOST = 75
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,9 @@ class WorkerSettings:
     progress_interval_s : float
         Least seconds between two stored progress reports, in [0, 60]; a report is stored
         anyway when its fraction grew by >= 0.01 since the last one stored, or is 1.
+    cancel_poll_s : float
+        Seconds between two checks, while a job runs, that it is still this worker's
+        (not cancelled, deleted or requeued), in ]0, 60].
     """
 
     data_dir: str
@@ -66,6 +75,7 @@ class WorkerSettings:
     lease_s: float = 30.0
     poll_s: float = 0.2
     progress_interval_s: float = 0.05
+    cancel_poll_s: float = 0.5
 
     def __post_init__(self) -> None:
         if not isinstance(self.data_dir, str) or not self.data_dir:
@@ -78,7 +88,8 @@ class WorkerSettings:
         object.__setattr__(self, "kinds", kinds)
         for name, low, high, low_open in (("lease_s", 0.2, 3600.0, False),
                                           ("poll_s", 0.0, 60.0, True),
-                                          ("progress_interval_s", 0.0, 60.0, False)):
+                                          ("progress_interval_s", 0.0, 60.0, False),
+                                          ("cancel_poll_s", 0.0, 60.0, True)):
             v = getattr(self, name)
             ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                   and (v > low if low_open else v >= low) and v <= high)
@@ -108,7 +119,8 @@ class _Aborted(Exception):
 
 
 def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
-            stop: threading.Event | None = None) -> str:
+            stop: threading.Event | None = None,
+            on_lost: Callable[[], None] | None = None) -> str:
     """Run one claimed job to its end and record the outcome.
 
     Parameters
@@ -119,6 +131,11 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
     settings : WorkerSettings
     stop : Event, optional
         When set, the run stops at its next progress report and the job is requeued.
+    on_lost : callable, optional
+        Called as soon as the job is found to be no longer this worker's while the
+        experiment still runs (by the lease thread, or by a progress report): a worker
+        process exits there (:data:`EXIT_JOB_LOST`) instead of computing on until its next
+        progress report. Without it the run stops at that report.
 
     Returns
     -------
@@ -128,11 +145,20 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
     owner, lease_s = settings.owner, settings.lease_s
     lost = threading.Event()
     done = threading.Event()
+    finishing = threading.Event()  # the experiment returned or raised: no more on_lost
 
     def heartbeat() -> None:
-        while not done.wait(lease_s / 3):  # ends when the run ends (done is set)
-            if not store.renew(job.id, owner, lease_s):
+        renew_at = time.monotonic() + lease_s / 3
+        while not done.wait(min(settings.cancel_poll_s, lease_s / 3)):  # until the run ends
+            if time.monotonic() >= renew_at:
+                held = store.renew(job.id, owner, lease_s)
+                renew_at = time.monotonic() + lease_s / 3
+            else:
+                held = store.holds(job.id, owner)
+            if not held:
                 lost.set()
+                if on_lost is not None and not finishing.is_set():
+                    on_lost()
                 return
 
     last = [-math.inf, -math.inf]  # time and fraction of the last stored report
@@ -141,7 +167,7 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
         if stop is not None and stop.is_set():
             raise _Stopping()
         if lost.is_set():
-            raise _Aborted()
+            abort()
         now = time.monotonic()
         fraction = min(max(float(fraction), 0.0), 1.0)
         # store at most one report per interval unless the fraction moved by >= 1%
@@ -151,14 +177,23 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
         last[0], last[1] = now, fraction
         if not store.renew(job.id, owner, lease_s, fraction, str(message)[:MAX_MESSAGE_CHARS]):
             lost.set()
-            raise _Aborted()
+            abort()
+
+    def abort() -> None:
+        """The job is no longer ours: end the process (on_lost) or unwind the run."""
+        if on_lost is not None:
+            on_lost()
+        raise _Aborted()
 
     beat = threading.Thread(target=heartbeat, name=f"lease-{job.id[:8]}", daemon=True)
     beat.start()
     try:
         module = resolve(job.kind, job.experiment)
         config = build_config(module, job.config, job.quick)
-        result = module.run(config, seed=job.seed, progress=progress)
+        try:
+            result = module.run(config, seed=job.seed, progress=progress)
+        finally:
+            finishing.set()
         if lost.is_set():
             raise _Aborted()
         if store.succeed(job.id, owner, job.attempts, result):
@@ -193,6 +228,14 @@ def warm_up(kinds: tuple) -> None:
             _log.warning("kind real is not available in the torch worker: %s", exc)
 
 
+def _exit_job_lost() -> None:
+    """End this worker process at once: its job was cancelled (or deleted, or requeued)
+    while the experiment runs; the server starts a fresh worker in its place."""
+    _log.info("the running job is no longer this worker's: exiting with %d", EXIT_JOB_LOST)
+    logging.shutdown()
+    os._exit(EXIT_JOB_LOST)
+
+
 def worker_main(settings: WorkerSettings, stop: threading.Event) -> None:
     """Entry point of a worker process: warm up, then claim and run jobs until ``stop``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
@@ -204,7 +247,7 @@ def worker_main(settings: WorkerSettings, stop: threading.Event) -> None:
             if job is None:
                 stop.wait(settings.poll_s)
                 continue
-            outcome = run_job(store, job, settings, stop)
+            outcome = run_job(store, job, settings, stop, on_lost=_exit_job_lost)
             _log.info("job %s %s", job.id, outcome)
     finally:
         store.close()

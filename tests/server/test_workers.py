@@ -8,7 +8,14 @@ import time
 import pytest
 from landsim_server.job_config import JobSpec
 from landsim_server.job_store import JobStore
-from landsim_server.workers import WorkerSettings, error_summary, new_owner, start_worker
+from landsim_server.workers import (
+    EXIT_JOB_LOST,
+    WorkerSettings,
+    error_summary,
+    new_owner,
+    run_job,
+    start_worker,
+)
 
 TINY_E1 = {"n_starts": 2, "dim": 200, "n_short": 20, "steps": 50, "line_points": 11}
 
@@ -73,16 +80,47 @@ def test_cancelled_job_is_abandoned_by_its_worker(tmp_path, workers):
     store = JobStore(tmp_path)
     long_job, _ = store.create(e5_spec(400))  # ~40 s if it were not cancelled
     after, _ = store.create(JobSpec("E1", "toy", TINY_E1, True, 1))
-    workers()
+    handle = workers()
     wait_for(lambda: store.get(long_job.id).progress > 0, 60, "the long job to report progress")
-    t0 = time.monotonic()
     assert store.cancel(long_job.id).state == "CANCELLED"
-    # the single worker is free again only if it dropped the cancelled run
-    wait_for(lambda: store.get(after.id).state == "SUCCEEDED", 30, "the next job")
-    assert time.monotonic() - t0 < 20
+    # the worker process ends itself within its poll interval (0.5 s) ...
+    handle.process.join(5)
+    assert handle.process.exitcode == EXIT_JOB_LOST
     job = store.get(long_job.id)
     assert job.state == "CANCELLED" and job.lease_owner is None and job.progress < 0.5
     assert not (tmp_path / "results" / long_job.id).exists()
+    # ... and a fresh one (as the server's supervisor starts) takes the next job
+    workers()
+    wait_for(lambda: store.get(after.id).state == "SUCCEEDED", 60, "the next job")
+    store.close()
+
+
+def test_cancel_stops_a_run_that_reports_no_progress(tmp_path, workers):
+    # E2 at its full size computes for many seconds between two progress reports; a
+    # cancel must not wait for the next one
+    store = JobStore(tmp_path)
+    job, _ = store.create(JobSpec("E2", "toy", {}, False, 0))
+    handle = workers()
+    wait_for(lambda: store.get(job.id).state == "RUNNING", 60, "the job to start")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    store.cancel(job.id)
+    handle.process.join(5)
+    assert handle.process.exitcode == EXIT_JOB_LOST
+    assert time.monotonic() - t0 < 2.0
+    assert store.get(job.id).state == "CANCELLED"
+    store.close()
+
+
+def test_run_job_in_process_polls_its_lease_and_records_the_result(tmp_path):
+    # in-process (no on_lost): polling the lease every 10 ms neither stops nor slows a run
+    # that is still this worker's
+    store = JobStore(tmp_path)
+    created, _ = store.create(JobSpec("E1", "toy", TINY_E1, True, 0))
+    settings = WorkerSettings(str(tmp_path), new_owner("toy"), ("toy",), cancel_poll_s=0.01)
+    job = store.claim(settings.owner, ("toy",), settings.lease_s)
+    assert run_job(store, job, settings) == "succeeded"
+    assert store.get(created.id).state == "SUCCEEDED"
     store.close()
 
 
@@ -141,6 +179,8 @@ def test_killed_worker_job_fails_after_max_attempts(tmp_path, workers):
 def test_worker_settings_and_error_summary_checks():
     with pytest.raises(ValueError, match=r"lease_s must be a number in \[0.2, 3600\], got 0.1"):
         WorkerSettings("/tmp/x", "w", lease_s=0.1)
+    with pytest.raises(ValueError, match=r"cancel_poll_s must be a number in \]0, 60\], got 0"):
+        WorkerSettings("/tmp/x", "w", cancel_poll_s=0)
     with pytest.raises(ValueError, match="kinds must be a non-empty tuple"):
         WorkerSettings("/tmp/x", "w", kinds=("gpu",))
     try:
