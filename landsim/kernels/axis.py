@@ -27,7 +27,8 @@ the per-point path of :mod:`landsim.kernels.axis_gather` for the statistics inst
 1. :func:`short_sums`: ||u_k||^2 and max_j |u_j| per (wedge, point), plus ||y_b||^2
    -> r and w;
 2. :func:`relu_sums`: the loss sum_j relu(|u_j| - w)^2 and H = sum_j relu(|u_j| - w),
-   skipping wedges that hold every point (max |u| <= w);
+   skipping wedges that hold every point (max |u| <= w), and chunks that only such
+   wedges touch;
 3. the gradient: hard union (:func:`gradient_hard`) streams each row of X once, writes
    G[b] = c y_b and fixes the s short coordinates of its arg-min wedge by a merge with the
    sorted axes; soft union (:func:`gradient_soft`) builds each chunk of G transposed in
@@ -50,8 +51,6 @@ from . import axis_blocks as blk
 from ._jit import jit, pjit, prange
 from .axis_gather import point_stats
 from .union import combine_losses
-
-U1, U2, U3, U4 = (np.uint64(i) for i in range(1, 5))
 
 __all__ = ["short_sums", "per_anchor_sqnorm", "relu_sums", "gathers_pay", "wedge_stats",
            "width_coefficient", "gradient_hard", "gradient_soft", "loss_and_grad", "CHUNK",
