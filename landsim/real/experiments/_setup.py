@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..._checks import choice, int_at_least, real_in
-from ...experiments._common import Progress, report
+from ...experiments._common import Progress, Timer, report
 from ..data import Dataset, make_dataset
 from ..flat import FlatModel
 from ..models import ModelSpec
@@ -51,7 +51,7 @@ from ..train import OPTIMIZERS, TrainConfig, TrainResult, train
 
 __all__ = ["DATASETS", "DEVICES", "NetworkConfig", "load_dataset", "model_spec",
            "train_config", "network_seed", "TrainedNetworks", "train_networks",
-           "trajectory_series"]
+           "load_and_train", "trajectory_series"]
 
 #: Datasets a real experiment can run on (the offline sources of :mod:`landsim.real.data`).
 DATASETS = ("digits", "teacher", "mixture")
@@ -193,6 +193,23 @@ def train_networks(config: NetworkConfig, dataset: Dataset, k: int, seed: int, *
         fm = fm if fm is not None else fm_i
     report(progress, span[1], f"trained {k} network(s)")
     return TrainedNetworks(fm, runs, seeds)
+
+
+def load_and_train(config: NetworkConfig, k: int, seed: int, timer: Timer, *,
+                   progress: Progress = None, span: tuple[float, float] = (0.0, 1.0),
+                   label: str = "train") -> tuple[Dataset, TrainedNetworks]:
+    """The common start of a real experiment: report "loading data", load the data set,
+    then train ``k`` networks (:func:`train_networks`), timed as ``timer(label)``.
+
+    Returns
+    -------
+    (Dataset, TrainedNetworks)
+    """
+    report(progress, 0.0, "loading data")
+    dataset = load_dataset(config, seed)
+    with timer(label):
+        nets = train_networks(config, dataset, k, seed, progress=progress, span=span)
+    return dataset, nets
 
 
 def trajectory_series(runs: list[TrainResult]) -> dict[str, np.ndarray]:

@@ -30,7 +30,7 @@ from ...experiments._common import Progress, Timer, report
 from ...experiments.e1_init_to_optimum import largest_rise
 from ...results import Result, Verdict, make_result
 from .. import curves
-from ._setup import NetworkConfig, load_dataset, train_networks, trajectory_series
+from ._setup import NetworkConfig, load_and_train, trajectory_series
 
 ID = "E1"
 TITLE = "Initialisation to optimum"
@@ -90,10 +90,7 @@ def verdict_of(series: dict, cfg: Config) -> Verdict:
 def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
     cfg = config or Config()
     timer = Timer()
-    report(progress, 0.0, "loading data")
-    ds = load_dataset(cfg, seed)
-    with timer("train"):
-        nets = train_networks(cfg, ds, cfg.n_networks, seed, progress=progress,
+    ds, nets = load_and_train(cfg, cfg.n_networks, seed, timer, progress=progress,
                               span=(0.0, 0.8))
     report(progress, 0.8, "loss along the lines")
     with timer("lines"):

@@ -33,7 +33,7 @@ from ..._checks import choice, int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from .. import subspace
-from ._setup import NetworkConfig, load_dataset, train_config, train_networks, trajectory_series
+from ._setup import NetworkConfig, load_and_train, train_config, trajectory_series
 
 ID = "E2"
 TITLE = "Intrinsic dimension"
@@ -116,10 +116,8 @@ def verdict_of(dims: np.ndarray, accuracy: np.ndarray, full_accuracy: float, n_p
 def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
     cfg = config or Config()
     timer = Timer()
-    report(progress, 0.0, "loading data")
-    ds = load_dataset(cfg, seed)
-    with timer("full_space"):
-        nets = train_networks(cfg, ds, 1, seed, progress=progress, span=(0.0, 0.05))
+    ds, nets = load_and_train(cfg, 1, seed, timer, progress=progress, span=(0.0, 0.05),
+                              label="full_space")
     full = nets.runs[0]
     fm, x0 = nets.fm, full.init
     n_params = fm.n_params

@@ -41,7 +41,7 @@ from ..._checks import int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from .. import curves
-from ._setup import NetworkConfig, load_dataset, train_config, train_networks, trajectory_series
+from ._setup import NetworkConfig, load_and_train, train_config, trajectory_series
 
 ID = "E3"
 TITLE = "Tunnels between optima"
@@ -120,10 +120,7 @@ def verdict_of(series: dict, cfg: Config) -> Verdict:
 def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
     cfg = config or Config()
     timer = Timer()
-    report(progress, 0.0, "loading data")
-    ds = load_dataset(cfg, seed)
-    with timer("train"):
-        nets = train_networks(cfg, ds, 2, seed, progress=progress, span=(0.0, 0.3))
+    ds, nets = load_and_train(cfg, 2, seed, timer, progress=progress, span=(0.0, 0.3))
     a, b = nets.runs[0].flat, nets.runs[1].flat
     fm = nets.fm
     tc = train_config(cfg, epochs=cfg.curve_epochs)

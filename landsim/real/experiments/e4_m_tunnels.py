@@ -58,7 +58,7 @@ from ...experiments._common import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from .. import curves, subspace
 from ..train import OPTIMIZERS
-from ._setup import NetworkConfig, load_dataset, train_config, train_networks, trajectory_series
+from ._setup import NetworkConfig, load_and_train, train_config, trajectory_series
 
 ID = "E4"
 TITLE = "m-tunnels between m optima"
@@ -186,10 +186,8 @@ def verdict_of(series: dict, metrics: dict, cfg: Config) -> Verdict:
 def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
     cfg = config or Config()
     timer = Timer()
-    report(progress, 0.0, "loading data")
-    ds = load_dataset(cfg, seed)
-    with timer("train"):
-        nets = train_networks(cfg, ds, cfg.m_max, seed, progress=progress, span=(0.0, 0.1))
+    ds, nets = load_and_train(cfg, cfg.m_max, seed, timer, progress=progress,
+                              span=(0.0, 0.1))
     fm, n_params = nets.fm, nets.fm.n_params
     vertices = nets.flats.to(fm.device)  # (m_max, P)
     ms = list(range(2, cfg.m_max + 1))
