@@ -12,7 +12,7 @@ import numba
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 
-__all__ = ["jit", "jit_finite", "jit_simd", "pjit", "prange", "num_threads"]
+__all__ = ["jit", "jit_finite", "jit_reassoc", "jit_simd", "pjit", "prange", "num_threads"]
 
 _OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
@@ -22,6 +22,10 @@ jit = numba.njit(**_OPTIONS)
 #: semantics (so max/abs compile to plain vector instructions); no reassociation, so sums
 #: keep their order.
 jit_finite = numba.njit(**{**_OPTIONS, "fastmath": {"nnan", "ninf", "nsz"}})
+#: Serial decorator for dot-product loops: sums may be reassociated (kept in vector lanes)
+#: and multiply-adds fused; NaN and inf keep their meaning. The order then depends on the
+#: loop's length only, not on the data or on other loops.
+jit_reassoc = numba.njit(**{**_OPTIONS, "fastmath": {"reassoc", "contract"}})
 #: Parallel kernel decorator (``prange`` loops run on Numba's thread pool).
 pjit = numba.njit(parallel=True, **_OPTIONS)
 prange = numba.prange

@@ -4,21 +4,135 @@ Packed layout (see :mod:`landsim.kernels.packing`): ``frames_t`` (S, D) stacks t
 transposed frames Q_k^T (rows ``offsets[k]:offsets[k + 1]``), in the dtype of X;
 ``frame_anchor`` (S,) holds Q_k^T a_k; ``anchors`` is (0|1|K, D) as for axis wedges.
 
-The work is two matrix products, done by BLAS (GEMM through ``np.dot``):
-U = X Frames^T (B, S) for the short coordinates, and for the gradient the back
-projection sum_k Q_k v_k: one GEMM for the soft union, and one per used wedge over only
-the points whose arg-min it is for the hard union (so the hard gradient costs
-2 B s D flops, not 2 B S D).
+The work is two products with the frames, done by the register-blocked loops of
+:mod:`landsim.kernels.rotated_blocks` on Numba's thread pool:
+
+- :func:`project`: U = X Frames^T (B, S), the short coordinates. Coordinates go in blocks
+  of :data:`PROJECT_BLOCK`, so that the block of X stays in cache while the threads stream
+  the frames' rows through it, four rows by four points at a time (every frame value
+  read from memory serves the whole batch);
+- :func:`back_project`: G[b] += sum_j V[b, j] F[j] over one wedge's rows, for the
+  points whose gradient needs that wedge: every used wedge for the soft union, and for
+  the hard union only each point's arg-min wedge (so the hard gradient costs 2 B s D
+  flops, not 2 B S D).
+
+The block layout depends on D and S only, so a point's results have the same bits
+whatever other points share its batch, and whatever the number of threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit, pjit, prange
+from .rotated_blocks import axpy1, axpy8, axpy8x2, dot1x4, dot4x4
 from .union import combine_losses
 
-__all__ = ["squared_norms", "wedge_stats", "gradient", "loss_and_grad"]
+__all__ = ["PROJECT_BLOCK", "BACK_BLOCK", "project", "back_project", "squared_norms",
+           "wedge_stats", "gradient", "loss_and_grad"]
+
+#: Coordinates per block of the projection (the block of X, (B, 2048), stays in L2).
+PROJECT_BLOCK = 2048
+#: Longest run of coordinates one task of the back projection updates.
+BACK_BLOCK = 2560
+
+
+@pjit
+def project(X, frames_t):
+    """Short coordinates before the anchor shift: U = X Frames^T.
+
+    Parameters
+    ----------
+    X : float32 or float64 array, shape (B, D)
+    frames_t : array of X's dtype, shape (S, D)
+
+    Returns
+    -------
+    float64 array, shape (B, S)
+        U[b, j] = sum_d X[b, d] frames_t[j, d], summed in float64.
+    """
+    B, D = X.shape
+    S = frames_t.shape[0]
+    B4 = (B + 3) // 4 * 4
+    Xp = np.zeros((B4, D), dtype=X.dtype)  # whole blocks of four points
+    Xp[:B] = X
+    UT = np.zeros((S, B4))
+    S4 = S // 4
+    n_tasks = S4 + (S - 4 * S4)  # blocks of four rows, then the rows left over
+    for d0 in range(0, D, PROJECT_BLOCK):
+        d1 = min(d0 + PROJECT_BLOCK, D)
+        n = d1 - d0
+        for t in prange(n_tasks):
+            if t < S4:
+                j = 4 * t
+                f0 = frames_t[j, d0:d1]
+                f1 = frames_t[j + 1, d0:d1]
+                f2 = frames_t[j + 2, d0:d1]
+                f3 = frames_t[j + 3, d0:d1]
+                for b in range(0, B4, 4):
+                    r = dot4x4(f0, f1, f2, f3, Xp[b, d0:d1], Xp[b + 1, d0:d1],
+                               Xp[b + 2, d0:d1], Xp[b + 3, d0:d1], n)
+                    for q in range(4):
+                        for p in range(4):
+                            UT[j + q, b + p] += r[4 * q + p]
+            else:
+                j = 4 * S4 + (t - S4)
+                f0 = frames_t[j, d0:d1]
+                for b in range(0, B4, 4):
+                    r1 = dot1x4(f0, Xp[b, d0:d1], Xp[b + 1, d0:d1], Xp[b + 2, d0:d1],
+                                Xp[b + 3, d0:d1], n)
+                    for p in range(4):
+                        UT[j, b + p] += r1[p]
+    return np.ascontiguousarray(UT[:, :B].T)
+
+
+@jit
+def _back_run(frames_t, o0, s, V, rows, G, d0, d1):
+    """:func:`back_project` on the coordinates d0:d1."""
+    nr = rows.size
+    n = d1 - d0
+    s8 = s // 8 * 8
+    for j in range(0, s8, 8):
+        r = o0 + j
+        f = (frames_t[r, d0:d1], frames_t[r + 1, d0:d1], frames_t[r + 2, d0:d1],
+             frames_t[r + 3, d0:d1], frames_t[r + 4, d0:d1], frames_t[r + 5, d0:d1],
+             frames_t[r + 6, d0:d1], frames_t[r + 7, d0:d1])
+        q = 0
+        while q + 2 <= nr:
+            axpy8x2(G[rows[q], d0:d1], G[rows[q + 1], d0:d1], f, V[q], V[q + 1], j, n)
+            q += 2
+        if q < nr:
+            axpy8(G[rows[q], d0:d1], f, V[q], j, n)
+    for j in range(s8, s):
+        f0 = frames_t[o0 + j, d0:d1]
+        for q in range(nr):
+            axpy1(G[rows[q], d0:d1], f0, V[q, j], n)
+
+
+@pjit
+def back_project(frames_t, o0, s, V, rows, G):
+    """Add one wedge's back projection to the rows of G.
+
+    G[rows[q], :] += sum_j V[q, j] frames_t[o0 + j, :] for q < rows.size. The
+    coordinates go in equal runs of at most :data:`BACK_BLOCK`, a multiple of four of
+    them, shared among the threads (the sums run over j only, so the runs change no bits).
+
+    Parameters
+    ----------
+    frames_t : float array, shape (S, D)
+    o0, s : int
+        The wedge's first row in ``frames_t`` and its number of rows.
+    V : float64 array, shape (nr, s)
+    rows : int64 array, shape (nr,)
+        Distinct rows of G.
+    G : float array, shape (B, D), updated in place
+    """
+    D = frames_t.shape[1]
+    n_runs = ((D + BACK_BLOCK - 1) // BACK_BLOCK + 3) // 4 * 4  # shares evenly on 2 or 4
+    per = ((D + n_runs - 1) // n_runs + 7) // 8 * 8
+    for t in prange(n_runs):
+        d0 = min(D, t * per)
+        _back_run(frames_t, o0, s, V, rows, G, d0, min(D, d0 + per))
 
 
 @jit
@@ -68,7 +182,7 @@ def wedge_stats(X, anchors, frames_t, frame_anchor, offsets, eps0, eps1):
     """
     B, D = X.shape
     K = offsets.size - 1
-    U = np.dot(X, frames_t.T).astype(np.float64)
+    U = project(X, frames_t)
     for b in range(B):
         for j in range(U.shape[1]):
             U[b, j] -= frame_anchor[j]
@@ -127,7 +241,7 @@ def gradient(X, anchors, frames_t, offsets, U, weights, coef, width, G):
             continue
         o0 = offsets[k]
         s = offsets[k + 1] - o0
-        V = np.empty((rows.size, s), dtype=G.dtype)
+        V = np.empty((rows.size, s))
         for q in range(rows.size):
             b = rows[q]
             for j in range(s):
@@ -135,11 +249,7 @@ def gradient(X, anchors, frames_t, offsets, U, weights, coef, width, G):
                 h = max(abs(u) - width[k, b], 0.0)
                 t = 2.0 * h if u > 0.0 else -2.0 * h
                 V[q, j] = weights[k, b] * (t - coef[k, b] * u)
-        back = np.dot(V, frames_t[o0:o0 + s])
-        for q in range(rows.size):
-            b = rows[q]
-            for d in range(D):
-                G[b, d] += back[q, d]
+        back_project(frames_t, o0, s, V, rows, G)
 
 
 @jit
