@@ -689,8 +689,8 @@ class Client:
         """:meth:`evaluate` for batches of any size: the points go up in chunks of
         ``chunk_bytes`` (default: the client's) while results stream back.
 
-        The server evaluates in fixed row blocks, so for rotated landscapes the result
-        can differ from one library call on the whole batch in the last bits.
+        The server evaluates in fixed row blocks; each point's result has the same bits
+        as one library call on the whole batch would give it.
         """
         Xb, single = _points(X)
         size = self.chunk_bytes if chunk_bytes is None else int(chunk_bytes)

@@ -10,10 +10,9 @@ an abandoned call stops after at most one block.
 Exactness: every result equals the library's on the same input, bit for bit. Evaluate,
 Project, Intersect, Section and Descend make one library call per request. StreamEvaluate
 evaluates rows in fixed blocks of ``max(1, block_floats // D)`` rows (the last block
-shorter), i.e. it returns ``geometry.evaluate(spec, X[i:i + rows])`` for each block; for
-axis-aligned landscapes that equals one call on the whole batch, for rotated ones (a
-BLAS product, whose rounding depends on the batch size) it can differ from it in the
-last bits.
+shorter), i.e. it returns ``geometry.evaluate(spec, X[i:i + rows])`` for each block; that
+equals one call on the whole batch, since the kernels give each point the same bits
+whatever batch it is in.
 
 StreamEvaluate is the bulk path, built to move points at close to the speed of gRPC
 itself: point chunks are read without protobuf copies (:mod:`landsim.wire`), rows
@@ -552,9 +551,9 @@ def _stream_block(spec: LandscapeSpec, want_gradient: bool, want_wedge_losses: b
 
     Returns ``(start, [(name, array, shape of one row)], buffer)`` for the call to send.
     The result equals ``geometry.evaluate`` of the block's rows in one call: pieces are
-    evaluated one by one (no copy) when the kernels are row-independent (axis-aligned
-    frames; the gradient goes into ``buffer``, at least n * D * itemsize bytes) and joined
-    first otherwise (the BLAS product's rounding depends on the batch).
+    evaluated one by one (no copy) for axis-aligned frames (the gradient goes into
+    ``buffer``, at least n * D * itemsize bytes) and joined first for rotated ones, where
+    every call reads all the frames once, so one call per block is faster.
     """
     n, D = sum(len(p) for p in pieces), spec.dim
     if spec.kind == "axis":

@@ -243,10 +243,8 @@ def test_stream_evaluate_batch_bigger_than_a_message(stub, server, kind):
              ("wedge_losses", "wedge_losses")]}
     for name in want:
         assert np.array_equal(out[name], want[name]), name
-    if kind == pb.FRAME_KIND_AXIS:  # row-independent kernels: equal to one whole-batch call
-        ev = geometry.evaluate(spec, X)
-        assert np.array_equal(out["losses"], ev.loss) and np.array_equal(out["gradients"],
-                                                                          ev.grad)
+    ev = geometry.evaluate(spec, X)  # row-independent kernels: equal to one whole-batch call
+    assert np.array_equal(out["losses"], ev.loss) and np.array_equal(out["gradients"], ev.grad)
 
 
 def test_stream_evaluate_float32_split_rows_and_repeated_calls(stub, server):
