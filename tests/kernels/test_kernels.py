@@ -179,14 +179,19 @@ def test_rotated_kernel_callable_from_user_njit_code():
     q = pack_rotated(spec)
 
     @numba.njit
-    def user_loss(x):
+    def user_loss(x, want_grad):
         total, arg, wl, G = rotated_kernels.loss_and_grad(
             x, q.anchors, q.frames_t, q.frame_anchor, q.offsets, q.eps0, q.eps1, True, 0.5,
-            False)
-        return total
+            want_grad)
+        return total, G
 
     X = outside_points(spec, 3)
-    np.testing.assert_allclose(user_loss(X), reference.loss(spec, X), rtol=1e-12)
+    total, G = user_loss(X, False)
+    np.testing.assert_allclose(total, reference.loss(spec, X), rtol=1e-12)
+    assert G.shape == (0, spec.dim)
+    total, G = user_loss(X, True)
+    ref_g = reference.gradient(spec, X)
+    np.testing.assert_allclose(G, ref_g, rtol=0, atol=1e-12 * np.abs(ref_g).max())
 
 
 def test_gradient_out_argument():
@@ -216,9 +221,10 @@ def test_large_sparse_landscape_against_reference():
 USER_NJIT_SNIPPET = """
 import numba, numpy as np
 from landsim import random_landscape
-from landsim.kernels import axis
-from landsim.kernels.packing import pack_axis
+from landsim.kernels import axis, rotated
+from landsim.kernels.packing import pack_axis, pack_rotated
 p = pack_axis(random_landscape(24, 3, 4, seed=0))
+q = pack_rotated(random_landscape(24, 3, 4, kind="rotated", seed=0))
 
 @numba.njit
 def user(x):
@@ -226,7 +232,13 @@ def user(x):
                               p.chunk_lo, p.chunk_hi, p.eps0, p.eps1, False, 1.0,
                               np.empty_like(x))[0]
 
-print(user(np.ones((2, 24)))[0])
+@numba.njit
+def user_rotated(x):
+    total, arg, wl, G = rotated.loss_and_grad(x, q.anchors, q.frames_t, q.frame_anchor,
+                                              q.offsets, q.eps0, q.eps1, False, 1.0, True)
+    return total[0] + np.abs(G).sum()
+
+print(user_rotated(np.ones((2, 24))), user(np.ones((2, 24)))[0])
 """
 
 
