@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, pjit, prange
-from .rotated_blocks import axpy1, axpy8, axpy8x2, dot1x4, dot4x4
+from .rotated_blocks import axpy1, axpy8, axpy8x2, dot1x4, dot4x4, dot16x1
 from .union import combine_losses
 
 __all__ = ["PROJECT_BLOCK", "BACK_BLOCK", "project", "back_project", "squared_norms",
@@ -35,6 +35,21 @@ __all__ = ["PROJECT_BLOCK", "BACK_BLOCK", "project", "back_project", "squared_no
 PROJECT_BLOCK = 2048
 #: Longest run of coordinates one task of the back projection updates.
 BACK_BLOCK = 2560
+
+
+@jit
+def _rows4(frames_t, j, Xp, b0, b1, d0, d1, UT):
+    """Add rows j..j+3 times points b0..b1 (whole blocks of four), coordinates d0:d1."""
+    f0 = frames_t[j, d0:d1]
+    f1 = frames_t[j + 1, d0:d1]
+    f2 = frames_t[j + 2, d0:d1]
+    f3 = frames_t[j + 3, d0:d1]
+    for b in range(b0, b1, 4):
+        r = dot4x4(f0, f1, f2, f3, Xp[b, d0:d1], Xp[b + 1, d0:d1], Xp[b + 2, d0:d1],
+                   Xp[b + 3, d0:d1], d1 - d0)
+        for q in range(4):
+            for p in range(4):
+                UT[j + q, b + p] += r[4 * q + p]
 
 
 @pjit
@@ -54,35 +69,36 @@ def project(X, frames_t):
     B, D = X.shape
     S = frames_t.shape[0]
     B4 = (B + 3) // 4 * 4
-    Xp = np.zeros((B4, D), dtype=X.dtype)  # whole blocks of four points
+    Bfull = B // 4 * 4  # points in whole blocks of four
+    Xp = np.zeros((B4, D), dtype=X.dtype)  # the last block padded with zero points
     Xp[:B] = X
     UT = np.zeros((S, B4))
-    S4 = S // 4
-    n_tasks = S4 + (S - 4 * S4)  # blocks of four rows, then the rows left over
+    S16 = S // 16  # tasks: blocks of sixteen rows, of four rows, then single rows
+    S4 = (S - 16 * S16) // 4
+    r1 = 16 * S16 + 4 * S4
+    n_tasks = S16 + S4 + (S - r1)
     for d0 in range(0, D, PROJECT_BLOCK):
         d1 = min(d0 + PROJECT_BLOCK, D)
         n = d1 - d0
         for t in prange(n_tasks):
-            if t < S4:
-                j = 4 * t
-                f0 = frames_t[j, d0:d1]
-                f1 = frames_t[j + 1, d0:d1]
-                f2 = frames_t[j + 2, d0:d1]
-                f3 = frames_t[j + 3, d0:d1]
-                for b in range(0, B4, 4):
-                    r = dot4x4(f0, f1, f2, f3, Xp[b, d0:d1], Xp[b + 1, d0:d1],
-                               Xp[b + 2, d0:d1], Xp[b + 3, d0:d1], n)
-                    for q in range(4):
-                        for p in range(4):
-                            UT[j + q, b + p] += r[4 * q + p]
+            if t < S16:
+                j0 = 16 * t
+                for j in range(j0, j0 + 16, 4):
+                    _rows4(frames_t, j, Xp, 0, Bfull, d0, d1, UT)
+                for b in range(Bfull, B):  # left-over points: one pass each, no padding
+                    r16 = dot16x1(frames_t, j0, Xp[b, d0:d1], d0, d1)
+                    for i in range(16):
+                        UT[j0 + i, b] += r16[i]
+            elif t < S16 + S4:
+                _rows4(frames_t, 16 * S16 + 4 * (t - S16), Xp, 0, B4, d0, d1, UT)
             else:
-                j = 4 * S4 + (t - S4)
+                j = r1 + (t - S16 - S4)
                 f0 = frames_t[j, d0:d1]
                 for b in range(0, B4, 4):
-                    r1 = dot1x4(f0, Xp[b, d0:d1], Xp[b + 1, d0:d1], Xp[b + 2, d0:d1],
-                                Xp[b + 3, d0:d1], n)
+                    r1x4 = dot1x4(f0, Xp[b, d0:d1], Xp[b + 1, d0:d1], Xp[b + 2, d0:d1],
+                                  Xp[b + 3, d0:d1], n)
                     for p in range(4):
-                        UT[j, b + p] += r1[p]
+                        UT[j, b + p] += r1x4[p]
     return np.ascontiguousarray(UT[:, :B].T)
 
 

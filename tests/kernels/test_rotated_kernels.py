@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 
 from landsim import geometry
-from landsim.kernels import rotated
+from landsim.kernels import rotated, rotated_blocks
 from landsim.spec import random_landscape
 
 # D crosses the projection's coordinate blocks and leaves a partial one; S leaves rows
-# over after the blocks of four (projection) and of eight (back projection)
+# over after the blocks of sixteen and four (projection) and of eight (back projection)
 D_SHAPES = [5, rotated.PROJECT_BLOCK + 37]
 
 
 @pytest.mark.parametrize("dim", D_SHAPES)
 @pytest.mark.parametrize("batch", [1, 3, 4, 9])
-@pytest.mark.parametrize("n_rows", [1, 6, 13])
+@pytest.mark.parametrize("n_rows", [1, 6, 13, 22, 35])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_project_matches_numpy(dim, batch, n_rows, dtype):
     rng = np.random.default_rng(dim + 7 * batch + n_rows)
@@ -27,6 +27,24 @@ def test_project_matches_numpy(dim, batch, n_rows, dtype):
     assert U.shape == (batch, n_rows) and U.dtype == np.float64
     ref = X.astype(np.float64) @ F.astype(np.float64).T  # the kernel sums in float64
     np.testing.assert_allclose(U, ref, rtol=1e-12, atol=1e-12 * np.sqrt(dim))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 100, 1808, rotated.PROJECT_BLOCK])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_single_point_product_has_the_bits_of_the_four_by_four_one(n, dtype):
+    # a point left over after the blocks of four goes through dot16x1; each of its sums
+    # must be bit for bit the one dot4x4 gives the same row and point
+    rng = np.random.default_rng(n)
+    F = rng.normal(size=(16, n + 3)).astype(dtype)
+    X = rng.normal(size=(4, n + 3)).astype(dtype)
+    d0, d1 = 3, n + 3
+    one = np.array(rotated_blocks.dot16x1(F, 0, X[2, d0:d1], d0, d1))
+    blocks = [rotated_blocks.dot4x4(*F[j:j + 4, d0:d1], *X[:, d0:d1], n)
+              for j in range(0, 16, 4)]
+    four = np.array(blocks).reshape(16, 4)[:, 2]  # row j's sums with each point; point 2
+    np.testing.assert_array_equal(one, four)
+    np.testing.assert_allclose(one, F[:, d0:d1].astype(np.float64) @ X[2, d0:d1], rtol=1e-12,
+                               atol=1e-12 * np.sqrt(max(n, 1)))
 
 
 @pytest.mark.parametrize("dim", [3, 2 * rotated.BACK_BLOCK + 11])
