@@ -28,13 +28,16 @@ from ._jit import jit, pjit, prange
 from .rotated_blocks import axpy1, axpy8, axpy8x2, dot1x4, dot4x4, dot16x1
 from .union import combine_losses
 
-__all__ = ["PROJECT_BLOCK", "BACK_BLOCK", "project", "back_project", "squared_norms",
-           "wedge_stats", "gradient", "loss_and_grad"]
+__all__ = ["PROJECT_BLOCK", "BACK_BLOCK", "PARALLEL_FLOPS", "project", "back_project",
+           "squared_norms", "wedge_stats", "gradient", "loss_and_grad"]
 
 #: Coordinates per block of the projection (the block of X, (B, 2048), stays in L2).
 PROJECT_BLOCK = 2048
 #: Longest run of coordinates one task of the back projection updates.
 BACK_BLOCK = 2560
+#: Products of fewer flops run on the calling thread: starting the thread pool costs
+#: about as much as 1e6 flops on one core.
+PARALLEL_FLOPS = 1 << 20
 
 
 @jit
@@ -52,9 +55,49 @@ def _rows4(frames_t, j, Xp, b0, b1, d0, d1, UT):
                 UT[j + q, b + p] += r[4 * q + p]
 
 
+@jit
+def _project_task(t, frames_t, Xp, B, S16, S4, d0, d1, UT):
+    """Task t of :func:`project` on coordinates d0:d1: a block of sixteen rows, of four
+    rows, or one row (see there), times every point."""
+    B4 = Xp.shape[0]
+    Bfull = B // 4 * 4  # points in whole blocks of four
+    if t < S16:
+        j0 = 16 * t
+        for j in range(j0, j0 + 16, 4):
+            _rows4(frames_t, j, Xp, 0, Bfull, d0, d1, UT)
+        for b in range(Bfull, B):  # left-over points: one pass each, no padding
+            r16 = dot16x1(frames_t, j0, Xp[b, d0:d1], d0, d1)
+            for i in range(16):
+                UT[j0 + i, b] += r16[i]
+    elif t < S16 + S4:
+        _rows4(frames_t, 16 * S16 + 4 * (t - S16), Xp, 0, B4, d0, d1, UT)
+    else:
+        j = 16 * S16 + 4 * S4 + (t - S16 - S4)
+        f0 = frames_t[j, d0:d1]
+        for b in range(0, B4, 4):
+            r = dot1x4(f0, Xp[b, d0:d1], Xp[b + 1, d0:d1], Xp[b + 2, d0:d1],
+                       Xp[b + 3, d0:d1], d1 - d0)
+            for p in range(4):
+                UT[j, b + p] += r[p]
+
+
 @pjit
+def _project_parallel(frames_t, Xp, B, S16, S4, n_tasks, UT):
+    """:func:`project`'s tasks on Numba's thread pool, one coordinate block at a time."""
+    D = Xp.shape[1]
+    for d0 in range(0, D, PROJECT_BLOCK):
+        d1 = min(d0 + PROJECT_BLOCK, D)
+        for t in prange(n_tasks):
+            _project_task(t, frames_t, Xp, B, S16, S4, d0, d1, UT)
+
+
+@jit
 def project(X, frames_t):
     """Short coordinates before the anchor shift: U = X Frames^T.
+
+    Tasks are blocks of sixteen frame rows (then blocks of four, then single rows) times
+    all points, over one block of :data:`PROJECT_BLOCK` coordinates at a time; they run on
+    the thread pool unless the product is below :data:`PARALLEL_FLOPS`.
 
     Parameters
     ----------
@@ -69,36 +112,18 @@ def project(X, frames_t):
     B, D = X.shape
     S = frames_t.shape[0]
     B4 = (B + 3) // 4 * 4
-    Bfull = B // 4 * 4  # points in whole blocks of four
     Xp = np.zeros((B4, D), dtype=X.dtype)  # the last block padded with zero points
     Xp[:B] = X
     UT = np.zeros((S, B4))
-    S16 = S // 16  # tasks: blocks of sixteen rows, of four rows, then single rows
+    S16 = S // 16
     S4 = (S - 16 * S16) // 4
-    r1 = 16 * S16 + 4 * S4
-    n_tasks = S16 + S4 + (S - r1)
-    for d0 in range(0, D, PROJECT_BLOCK):
-        d1 = min(d0 + PROJECT_BLOCK, D)
-        n = d1 - d0
-        for t in prange(n_tasks):
-            if t < S16:
-                j0 = 16 * t
-                for j in range(j0, j0 + 16, 4):
-                    _rows4(frames_t, j, Xp, 0, Bfull, d0, d1, UT)
-                for b in range(Bfull, B):  # left-over points: one pass each, no padding
-                    r16 = dot16x1(frames_t, j0, Xp[b, d0:d1], d0, d1)
-                    for i in range(16):
-                        UT[j0 + i, b] += r16[i]
-            elif t < S16 + S4:
-                _rows4(frames_t, 16 * S16 + 4 * (t - S16), Xp, 0, B4, d0, d1, UT)
-            else:
-                j = r1 + (t - S16 - S4)
-                f0 = frames_t[j, d0:d1]
-                for b in range(0, B4, 4):
-                    r1x4 = dot1x4(f0, Xp[b, d0:d1], Xp[b + 1, d0:d1], Xp[b + 2, d0:d1],
-                                  Xp[b + 3, d0:d1], n)
-                    for p in range(4):
-                        UT[j, b + p] += r1x4[p]
+    n_tasks = S16 + S4 + (S - 16 * S16 - 4 * S4)
+    if 2.0 * B4 * S * D >= PARALLEL_FLOPS:
+        _project_parallel(frames_t, Xp, B, S16, S4, n_tasks, UT)
+    else:
+        for d0 in range(0, D, PROJECT_BLOCK):
+            for t in range(n_tasks):
+                _project_task(t, frames_t, Xp, B, S16, S4, d0, min(d0 + PROJECT_BLOCK, D), UT)
     return np.ascontiguousarray(UT[:, :B].T)
 
 
@@ -125,13 +150,14 @@ def _back_run(frames_t, o0, s, V, rows, G, d0, d1):
             axpy1(G[rows[q], d0:d1], f0, V[q, j], n)
 
 
-@pjit
+@jit
 def back_project(frames_t, o0, s, V, rows, G):
     """Add one wedge's back projection to the rows of G.
 
     G[rows[q], :] += sum_j V[q, j] frames_t[o0 + j, :] for q < rows.size. The
     coordinates go in equal runs of at most :data:`BACK_BLOCK`, a multiple of four of
-    them, shared among the threads (the sums run over j only, so the runs change no bits).
+    them, shared among the threads (the sums run over j only, so the runs change no bits);
+    below :data:`PARALLEL_FLOPS` the runs go one after another on the calling thread.
 
     Parameters
     ----------
@@ -146,6 +172,18 @@ def back_project(frames_t, o0, s, V, rows, G):
     D = frames_t.shape[1]
     n_runs = ((D + BACK_BLOCK - 1) // BACK_BLOCK + 3) // 4 * 4  # shares evenly on 2 or 4
     per = ((D + n_runs - 1) // n_runs + 7) // 8 * 8
+    if 2.0 * rows.size * s * D >= PARALLEL_FLOPS:
+        _back_parallel(frames_t, o0, s, V, rows, G, n_runs, per)
+    else:
+        for t in range(n_runs):
+            d0 = min(D, t * per)
+            _back_run(frames_t, o0, s, V, rows, G, d0, min(D, d0 + per))
+
+
+@pjit
+def _back_parallel(frames_t, o0, s, V, rows, G, n_runs, per):
+    """:func:`back_project`'s runs on Numba's thread pool."""
+    D = frames_t.shape[1]
     for t in prange(n_runs):
         d0 = min(D, t * per)
         _back_run(frames_t, o0, s, V, rows, G, d0, min(D, d0 + per))
