@@ -51,14 +51,17 @@ def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
 
 
 def as_generator(seed: Any) -> np.random.Generator:
-    """A Generator from None, a non-negative integer or a Generator (returned as is)."""
+    """A Generator from None, a non-negative integer, a SeedSequence or a Generator
+    (returned as is)."""
     if isinstance(seed, np.random.Generator):
         return seed
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(seed)
     if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
                         and seed >= 0):
         return np.random.default_rng(seed)
-    raise ValueError("seed must be None, an integer in [0, inf[ or a numpy.random.Generator, "
-                     f"got {seed!r}")
+    raise ValueError("seed must be None, an integer in [0, inf[, a numpy.random.SeedSequence "
+                     f"or a numpy.random.Generator, got {seed!r}")
 
 
 def check_spec(spec: Any):

@@ -1,9 +1,11 @@
 """Result records of experiments and their storage (JSON + NPZ, exact round trip).
 
 A :class:`Result` carries everything needed to read, plot and re-run an experiment:
-its id and kind ("toy" on the analytic landscape, "real" for the torch worker), the full
-config and seed, the package version, timings, scalar metrics, named array series and a
-:class:`Verdict` computed from the numbers.
+its id and kind ("toy" on the analytic landscape, "real" for the torch worker), its arm
+("claim", or "control": the configuration where the claim must not hold), the full config,
+the root seed and the replicate index (the run's random draws come from
+:func:`landsim.seeding.replicate_sequence` of the two), the package version, timings,
+scalar metrics, named array series and a :class:`Verdict` computed from the numbers.
 
 On disk a result is two files side by side, ``<stem>.json`` (everything but the arrays,
 floats written exactly) and ``<stem>.npz`` (the series, no pickles).
@@ -24,10 +26,14 @@ import numpy as np
 from . import __version__
 
 __all__ = ["Verdict", "Result", "make_result", "save_result", "load_result", "load_results",
-           "FORMAT"]
+           "sort_key", "FORMAT", "ARMS"]
 
-FORMAT = "landsim.Result/1"
+FORMAT = "landsim.Result/2"
+#: Earlier formats that still load (format 1 had no arm and no replicate: claim, 0).
+READABLE_FORMATS = ("landsim.Result/1", FORMAT)
 KINDS = ("toy", "real")
+#: "claim": the configuration the claim is about; "control": its negative control.
+ARMS = ("claim", "control")
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class Result:
     config : dict
         The experiment's config as JSON-ready values.
     seed : int
+        Root seed of the run.
     version : str
         landsim version that produced it.
     timings : dict of str to float
@@ -96,6 +103,11 @@ class Result:
     verdict : Verdict
     machine : str
         Where it ran.
+    arm : {"claim", "control"}
+        The claim's own configuration, or its negative control.
+    replicate : int
+        Index of the replicate (>= 0): its draws come from
+        ``SeedSequence(seed).spawn(replicate + 1)[replicate]``.
     """
 
     experiment: str
@@ -108,12 +120,21 @@ class Result:
     series: dict = field(repr=False)
     verdict: Verdict
     machine: str = ""
+    arm: str = "claim"
+    replicate: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.experiment, str) or not self.experiment:
             raise ValueError(f"experiment must be a non-empty string, got {self.experiment!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.arm not in ARMS:
+            raise ValueError(f"arm must be one of {ARMS}, got {self.arm!r}")
+        for name in ("seed", "replicate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+            object.__setattr__(self, name, int(value))
         object.__setattr__(self, "config", _jsonable(dict(self.config)))
         metrics = {}
         for k, v in self.metrics.items():
@@ -134,14 +155,16 @@ class Result:
 
     @property
     def stem(self) -> str:
-        """File stem: ``<experiment>-<kind>-seed<seed>``."""
-        return f"{self.experiment}-{self.kind}-seed{self.seed}"
+        """File stem: ``<experiment>-<kind>-<arm>-seed<seed>-r<replicate>``."""
+        return (f"{self.experiment}-{self.kind}-{self.arm}-seed{self.seed}"
+                f"-r{self.replicate}")
 
     def to_json_dict(self) -> dict:
         """Everything but the series arrays (listed by name, dtype and shape)."""
         return {
             "format": FORMAT, "experiment": self.experiment, "kind": self.kind,
-            "config": self.config, "seed": self.seed, "version": self.version,
+            "arm": self.arm, "config": self.config, "seed": self.seed,
+            "replicate": self.replicate, "version": self.version,
             "machine": self.machine, "timings": self.timings,
             "metrics": {k: _float_out(v) for k, v in self.metrics.items()},
             "series": {k: {"dtype": str(v.dtype), "shape": list(v.shape)}
@@ -159,12 +182,26 @@ def _float_in(x: float | str) -> float:
     return float(x)
 
 
-def make_result(experiment: str, config: Any, seed: int, metrics: dict, series: dict,
-                verdict: Verdict, timings: dict, kind: str = "toy") -> Result:
-    """Build a Result, filling in the version and machine; ``config`` may be a dataclass."""
+def make_result(experiment: str, config: Any, seed: int | np.random.SeedSequence,
+                metrics: dict, series: dict, verdict: Verdict, timings: dict,
+                kind: str = "toy") -> Result:
+    """Build a Result, filling in the version and machine; ``config`` may be a dataclass.
+
+    ``seed`` is the run's root seed, or the SeedSequence it ran on: a replicate's
+    sequence ``SeedSequence(s, spawn_key=(i,))`` is recorded as seed ``s``, replicate
+    ``i`` (the arm is set by :func:`landsim.units.run_unit`, which knows it).
+    """
     if hasattr(config, "__dataclass_fields__"):
         config = {name: getattr(config, name) for name in config.__dataclass_fields__}
+    replicate = 0
+    if isinstance(seed, np.random.SeedSequence):
+        key = tuple(seed.spawn_key)
+        if not isinstance(seed.entropy, int) or len(key) > 1:
+            raise ValueError("a result's seed must be a root seed or a replicate's "
+                             f"SeedSequence(seed, spawn_key=(i,)), got {seed!r}")
+        seed, replicate = seed.entropy, (key[0] if key else 0)
     return Result(experiment=experiment, kind=kind, config=dict(config), seed=int(seed),
+                  replicate=int(replicate),
                   version=__version__, timings=timings, metrics=metrics, series=series,
                   verdict=verdict, machine=f"{platform.machine()} {platform.system()} "
                                             f"Python {platform.python_version()}")
@@ -184,9 +221,9 @@ def load_result(path: str | PathLike) -> Result:
     """Read a result written by :func:`save_result` (give the .json path)."""
     path = Path(path)
     data = json.loads(path.read_text())
-    if data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a landsim result: format must be {FORMAT!r}, "
-                         f"got {data.get('format')!r}")
+    if data.get("format") not in READABLE_FORMATS:
+        raise ValueError(f"{path} is not a landsim result: format must be one of "
+                         f"{READABLE_FORMATS}, got {data.get('format')!r}")
     npz = path.with_suffix(".npz")
     with np.load(npz, allow_pickle=False) as z:
         series = {k: z[k] for k in data["series"]}
@@ -195,17 +232,25 @@ def load_result(path: str | PathLike) -> Result:
                   seed=data["seed"], version=data["version"], timings=data["timings"],
                   metrics={k: _float_in(x) for k, x in data["metrics"].items()},
                   series=series, verdict=Verdict(v["holds"], v["rule"], v["evidence"]),
-                  machine=data.get("machine", ""))
+                  machine=data.get("machine", ""), arm=data.get("arm", "claim"),
+                  replicate=data.get("replicate", 0))
 
 
 def load_results(directory: str | PathLike) -> list[Result]:
-    """Every result in ``directory``, sorted by experiment id, kind and seed."""
+    """Every result in ``directory``, sorted by experiment id, kind, arm, seed and
+    replicate."""
     out = []
     for path in sorted(Path(directory).glob("*.json")):
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if isinstance(data, dict) and data.get("format") == FORMAT:
+        if isinstance(data, dict) and data.get("format") in READABLE_FORMATS:
             out.append(load_result(path))
-    return sorted(out, key=lambda r: (r.experiment, r.kind, r.seed))
+    return sorted(out, key=sort_key)
+
+
+def sort_key(result: Result) -> tuple:
+    """Order of results in listings and reports: experiment, kind, arm, seed, replicate."""
+    return (result.experiment, result.kind, ARMS.index(result.arm), result.seed,
+            result.replicate)

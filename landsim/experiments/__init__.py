@@ -1,15 +1,28 @@
-"""The claims E1..E7 of MODEL.md section 3, one module each, on the analytic landscape.
+"""The claims E1..E7 (docs/claims.md), one module each, on the analytic landscape.
 
-Every module exposes the same small interface:
+Every module exposes the same small interface (the real-network modules of
+:mod:`landsim.real.experiments` too):
 
 - ``ID`` ("E1"), ``TITLE`` (short) and ``CLAIM`` (the paper's claim, one sentence);
-- ``Config``: a frozen dataclass, validated in ``__post_init__``, whose defaults run in
-  seconds (the default suite stays under 5 minutes on 2 cores), and
-  ``quick_config()`` returning a smaller one (the whole quick suite under 1 minute);
-- ``run(config=None, seed=0, progress=None) -> Result``: ``progress(fraction, message)``
-  is called as the work advances; the verdict is computed from the numbers;
+- ``Config``: a frozen dataclass, validated in ``__post_init__``, holding both the
+  configuration of the world (landscape or networks) and the rule's thresholds, and
+  ``quick_config()`` returning a smaller one;
+- ``CONTROL`` (one sentence) and ``control_config(config) -> Config``: the negative
+  control, a configuration where the claim must not hold, derived from ``config``. It
+  changes the world, never the rule's thresholds, so the same rule that passes on the
+  claim must fail on it (docs/claims.md says why for each claim);
+- ``KEY_METRICS``: names of the metrics that are aggregated over replicates (mean and 95%
+  interval); the first is the statistic the rule judges;
+- ``run(config=None, seed=0, progress=None) -> Result``: ``seed`` is an integer or the
+  replicate's :class:`numpy.random.SeedSequence`; every random draw comes from a stream
+  spawned from it (:func:`landsim.seeding.streams`), one per purpose, never from an offset
+  seed; ``progress(fraction, message)`` is called as the work advances; the verdict is
+  computed from the numbers by the rule of docs/claims.md;
 - ``plot(result, fig)``: draws the claim's figure from the stored result onto a
   matplotlib Figure (no recomputation; matplotlib is imported by the caller).
+
+A unit of work (:mod:`landsim.units`) runs one arm of one replicate; the claim's verdict
+aggregates the stored results (:mod:`landsim.verdicts`).
 """
 
 from __future__ import annotations

@@ -17,14 +17,14 @@ in :class:`NetworkConfig`, a frozen dataclass that each experiment's ``Config`` 
 and the helpers below turn such a config into tensors:
 
 :func:`load_dataset`
-    The dataset of ``config.dataset`` with its split drawn from the run seed (optionally
-    only the first ``config.n_train`` training samples).
+    The dataset of ``config.dataset`` with its split drawn from the run's data stream
+    (optionally only the first ``config.n_train`` training samples).
 :func:`train_config`, :func:`model_spec`
     The :class:`~landsim.real.train.TrainConfig` and :class:`~landsim.real.models.ModelSpec`
     of the config.
 :func:`network_seed`
-    Seed of network ``i`` of a run with seed ``seed``: ``1000 seed + i`` (distinct for
-    i < 1000; the same network across experiments that share a seed).
+    Torch seed of network ``i`` of a run: drawn from child ``i`` of the run's network
+    stream (:mod:`landsim.seeding`), never an offset of the run seed.
 :func:`train_networks`
     ``k`` independently initialised and trained networks (init seed and minibatch seed
     :func:`network_seed`), with a :class:`~landsim.real.flat.FlatModel` that evaluates any
@@ -44,12 +44,14 @@ import numpy as np
 
 from ..._checks import choice, int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
+from ...seeding import SeedLike, children, int_seed
 from ..data import Dataset, make_dataset
 from ..flat import FlatModel
 from ..models import ModelSpec
 from ..train import OPTIMIZERS, TrainConfig, TrainResult, train
 
-__all__ = ["DATASETS", "DEVICES", "NetworkConfig", "load_dataset", "model_spec",
+__all__ = ["DATASETS", "DEVICES", "NetworkConfig", "run_sequences", "load_dataset",
+           "model_spec",
            "train_config", "network_seed", "TrainedNetworks", "train_networks",
            "load_and_train", "trajectory_series"]
 
@@ -104,8 +106,19 @@ class NetworkConfig:
         choice("device", self.device, DEVICES)
 
 
-def load_dataset(config: NetworkConfig, seed: int) -> Dataset:
-    """The dataset of ``config`` with the split of ``seed`` (CPU tensors).
+def run_sequences(seed: SeedLike) -> tuple:
+    """The two streams of a real run: (data split, networks), children 0 and 1 of ``seed``.
+
+    The data split and the networks never share a stream; an experiment that needs more
+    streams takes children 2, 3, ... of ``seed`` (:func:`landsim.seeding.children`).
+    """
+    data, networks = children(seed, 2)
+    return data, networks
+
+
+def load_dataset(config: NetworkConfig, seed: SeedLike) -> Dataset:
+    """The dataset of ``config`` with the split drawn from the data stream of ``seed``
+    (:func:`run_sequences`; CPU tensors).
 
     Returns
     -------
@@ -113,7 +126,7 @@ def load_dataset(config: NetworkConfig, seed: int) -> Dataset:
         Inputs (N, n_features); N = ``config.n_train`` when it is > 0 (and not larger than
         the split).
     """
-    ds = make_dataset(config.dataset, seed=seed)
+    ds = make_dataset(config.dataset, seed=int_seed(run_sequences(seed)[0]))
     return ds.subset(config.n_train or None)
 
 
@@ -129,9 +142,12 @@ def train_config(config: NetworkConfig, **changes) -> TrainConfig:
     return base.replace(**changes) if changes else base
 
 
-def network_seed(seed: int, i: int) -> int:
-    """Initialisation and minibatch seed of network ``i`` of a run with seed ``seed``."""
-    return 1000 * int(seed) + int(i)
+def network_seed(seed: SeedLike, i: int) -> int:
+    """Initialisation and minibatch seed (a torch seed) of network ``i`` (>= 0) of a run:
+    an integer drawn from child ``i`` of the run's network stream (:func:`run_sequences`).
+    Networks ``i != j`` of one run, and networks of different runs, share no stream."""
+    i = int_at_least("i", i, 0)
+    return int_seed(children(run_sequences(seed)[1], i + 1)[i])
 
 
 class TrainedNetworks(NamedTuple):
@@ -156,7 +172,7 @@ class TrainedNetworks(NamedTuple):
         return torch.stack([r.init for r in self.runs])
 
 
-def train_networks(config: NetworkConfig, dataset: Dataset, k: int, seed: int, *,
+def train_networks(config: NetworkConfig, dataset: Dataset, k: int, seed: SeedLike, *,
                    progress: Progress = None, span: tuple[float, float] = (0.0, 1.0),
                    first: int = 0) -> TrainedNetworks:
     """Train ``k`` networks of ``config`` independently (different init and minibatches).
@@ -167,7 +183,7 @@ def train_networks(config: NetworkConfig, dataset: Dataset, k: int, seed: int, *
     dataset : Dataset
     k : int
         Number of networks, >= 1.
-    seed : int
+    seed : int or numpy.random.SeedSequence
         Run seed; network i uses :func:`network_seed` (seed, first + i).
     progress : callable (fraction, message), optional
         Reported from ``span[0]`` to ``span[1]`` as the networks finish.
@@ -195,7 +211,7 @@ def train_networks(config: NetworkConfig, dataset: Dataset, k: int, seed: int, *
     return TrainedNetworks(fm, runs, seeds)
 
 
-def load_and_train(config: NetworkConfig, k: int, seed: int, timer: Timer, *,
+def load_and_train(config: NetworkConfig, k: int, seed: SeedLike, timer: Timer, *,
                    progress: Progress = None, span: tuple[float, float] = (0.0, 1.0),
                    label: str = "train") -> tuple[Dataset, TrainedNetworks]:
     """The common start of a real experiment: report "loading data", load the data set,
