@@ -1,6 +1,10 @@
-"""E3 on the toy landscape: optima joined by trained low-loss paths that the line misses."""
+"""E3 on the toy landscape: optima joined by trained low-loss paths that the line misses;
+the control (two optima in one wedge) has no line barrier, so the same rule fails."""
 
 from __future__ import annotations
+
+import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -8,14 +12,109 @@ import pytest
 from landsim import geometry, paths
 from landsim.experiments import get
 from landsim.results import load_result, save_result
+from landsim.seeding import replicate_sequence
 from landsim.spec import random_landscape
+from tests.claim_arms import assert_rule_discriminates, run_arms
 
 E3 = get("E3")
 
 
 @pytest.fixture(scope="module")
-def quick_result():
-    return E3.run(E3.quick_config(), seed=0)
+def arms():
+    """(claim, control) of replicate 0 at the quick size."""
+    return run_arms(E3, E3.quick_config(), seed=0, replicate=0)
+
+
+@pytest.fixture(scope="module")
+def quick_result(arms):
+    return arms[0]
+
+
+def test_rule_passes_on_the_claim_and_fails_on_the_control(arms):
+    claim, control = arms
+    assert_rule_discriminates(claim, control)
+    cfg = E3.quick_config()
+    assert claim.metrics["same_wedge"] == 0.0 and control.metrics["same_wedge"] == 1.0
+    # the control fails on the line-barrier part: far below the threshold, not at its edge
+    assert control.metrics["line_relative_barrier"] < 0.1 * cfg.min_line_barrier
+    assert claim.metrics["line_relative_barrier"] > 10 * cfg.min_line_barrier
+    # paired design: same landscape and starts, so the same reference loss
+    assert control.metrics["median_start_loss"] == claim.metrics["median_start_loss"]
+    assert control.metrics["endpoint_loss_max"] <= cfg.target_loss
+
+
+def test_control_config_changes_only_the_world():
+    for cfg in (E3.Config(), E3.quick_config(), E3.Config(n_wedges=12, n_starts=4)):
+        ctrl = E3.control_config(cfg)
+        for name in E3.RULE_FIELDS:
+            assert getattr(ctrl, name) == getattr(cfg, name)
+        assert cfg.pair == "different_wedges" and ctrl.pair == "same_wedge"
+        assert ctrl.n_starts == max(cfg.n_starts, cfg.n_wedges + 1)
+        changed = {f.name for f in dataclasses.fields(cfg)
+                   if getattr(cfg, f.name) != getattr(ctrl, f.name)}
+        assert changed <= {"pair", "n_starts"}
+    assert set(E3.RULE_FIELDS) <= {f.name for f in dataclasses.fields(E3.Config)}
+    assert 3 <= len(E3.KEY_METRICS) <= 6 and isinstance(E3.CONTROL, str) and E3.CONTROL
+
+
+def test_key_metrics_are_recorded(arms):
+    for r in arms:
+        assert set(E3.KEY_METRICS) <= set(r.metrics)
+        assert r.metrics[E3.KEY_METRICS[0]] == pytest.approx(
+            r.metrics["linear_barrier"] / r.metrics["median_start_loss"], rel=1e-15)
+
+
+def test_same_sequence_gives_bit_identical_results():
+    cfg = E3.Config(dim=300, n_wedges=3, n_short=30, n_starts=4, descent_steps=150,
+                    train_steps=20, train_samples=8, profile_points=21)
+    ss = replicate_sequence(5, 1)
+    one, two = E3.run(cfg, seed=ss), E3.run(cfg, seed=replicate_sequence(5, 1))
+    assert one.metrics == two.metrics and one.verdict == two.verdict
+    assert set(one.series) == set(two.series)
+    for key, arr in one.series.items():
+        np.testing.assert_array_equal(two.series[key], arr)
+    assert (one.seed, one.replicate) == (5, 1)
+    other = E3.run(cfg, seed=replicate_sequence(5, 2))
+    assert other.metrics["linear_barrier"] != one.metrics["linear_barrier"]
+
+
+# ------------------------------------------------------------------------ rule pieces
+def test_pick_pair_on_hand_made_wedges():
+    wedges = np.array([3, 3, 1, 3, 1])
+    reached = np.array([True, True, True, True, True])
+    assert E3.pick_pair(wedges, reached, "different_wedges") == (0, 2)
+    assert E3.pick_pair(wedges, reached, "same_wedge") == (0, 1)
+    reached = np.array([False, True, True, True, False])
+    assert E3.pick_pair(wedges, reached, "different_wedges") == (1, 2)
+    assert E3.pick_pair(wedges, reached, "same_wedge") == (1, 3)
+    with pytest.raises(RuntimeError, match="in one wedge"):
+        E3.pick_pair(np.array([0, 1, 2]), np.ones(3, bool), "same_wedge")
+    with pytest.raises(RuntimeError, match="in different wedges"):
+        E3.pick_pair(np.array([2, 2, 2]), np.ones(3, bool), "different_wedges")
+    with pytest.raises(RuntimeError, match="1 converged"):
+        E3.pick_pair(np.array([0, 1]), np.array([True, False]), "different_wedges")
+
+
+def test_relative_barriers():
+    assert E3.relative_barriers(2.0, 0.01, 20.0) == (0.1, 0.005)
+    assert E3.relative_barriers(0.0, 0.0, 20.0) == (0.0, 0.0)
+    assert E3.relative_barriers(0.0, 0.3, 20.0) == (0.0, math.inf)
+    assert E3.relative_barriers(1.0, 0.0, 0.0) == (math.inf, 0.0)
+
+
+@pytest.mark.parametrize("line, chain, bezier, holds", [
+    (3.0, 0.02, 0.001, True),  # a line barrier of 10 % of L_ref, removed by the Bezier
+    (3.0, 0.001, 0.5, True),  # ... or by the chain: the better path is judged
+    (3.0, 0.2, 0.1, False),  # the trained paths keep 3 % of the barrier: no tunnel found
+    (0.2, 0.0, 0.0, False),  # line barrier 0.67 % of L_ref: the line misses nothing
+    (0.0, 0.0, 0.0, False),  # no barrier at all
+    (0.3, 0.003, 0.003, True),  # exactly at both thresholds
+])
+def test_verdict_of_both_directions(line, chain, bezier, holds):
+    cfg = E3.Config()
+    v = E3.verdict_of(line, {"chain": chain, "bezier": bezier}, 30.0, cfg)
+    assert v.holds is holds
+    assert f"line barrier {line:.4g}" in v.evidence and "0.01" in v.rule
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +207,6 @@ def test_gradient_matches_finite_differences(small, kind):
                                   .mean())
 
 
-def test_a_claim_that_does_not_hold_is_reported():
-    # demand a line barrier far above any loss of the landscape: the verdict must say no
-    r = E3.run(E3.Config(**{**vars(E3.quick_config()), "min_line_barrier": 1e6}), seed=0)
-    assert not r.verdict.holds
-    assert "line barrier" in r.verdict.evidence
-
-
 def test_round_trip(quick_result, tmp_path):
     back = load_result(save_result(quick_result, tmp_path))
     assert back.metrics == quick_result.metrics
@@ -134,6 +226,9 @@ def test_round_trip(quick_result, tmp_path):
     (dict(radius=0.0), r"radius must be in \]0, inf\[, got 0.0"),
     (dict(profile_points=2), "profile_points must be an integer >= 3, got 2"),
     (dict(barrier_fraction=-0.1), r"barrier_fraction must be in \[0, inf\[, got -0.1"),
+    (dict(pair="one"), r"pair must be one of \('different_wedges', 'same_wedge'\), got 'one'"),
+    (dict(pair="same_wedge", n_starts=8),
+     r"n_starts must be an integer >= n_wedges \+ 1 = 9 when pair is 'same_wedge'"),
 ])
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
