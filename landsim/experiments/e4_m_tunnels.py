@@ -1,11 +1,13 @@
 """E4: m-tunnels join m optima at once; their short directions grow with m.
 
+The claim, the rule and the control are fixed in docs/claims.md (section E4).
+
 Fort & Jastrzebski (2019) extend the tunnel between two optima (E3) to an *m-tunnel*: a
 low-loss (m - 1)-dimensional "deformed sheet" through m optima at once. In the wedge model
 it runs through the intersection of the m wedges, whose short directions are the union
 of theirs, so every added optimum adds short directions
-(E|union| = D (1 - (1 - s/D)^m), MODEL.md section 1) and finding the tunnel in a random
-subspace needs more dimensions.
+(E|union| = D (1 - (1 - s/D)^m), docs/model.md section 1) and finding the tunnel in a
+random subspace needs more dimensions.
 
 Optima. One optimum per wedge k = 0 .. m_max - 1, *built on the wedge*: a random point at
 radius ``radius`` projected onto W_k (:func:`landsim.geometry.project_onto_wedge`: its
@@ -32,28 +34,36 @@ report the mean and maximum loss on the barycentric grid :func:`landsim.paths.si
 Short directions: the exact count :func:`landsim.geometry.intersection` of wedges
 0 .. m - 1 beside :func:`landsim.geometry.expected_short_count`.
 
-Threshold dimension of the tunnel. The trained tunnel's centre is reset to the flat
-barycentre g and retrained in a random subspace, c = g + P z (the other free points
-stay trained), on the same expected loss (``threshold_samples`` fresh Dirichlet samples
-per step, heavy-ball steps with ``threshold_lr`` and ``threshold_momentum``, see
-:class:`_CentreSubspace`); a run succeeds when the tunnel's maximum grid loss is <=
-``tunnel_fraction`` x the flat simplex's, the same low-loss standard as the tunnel's.
-Seed i uses one dense projection (:func:`landsim.descent.subspace_projection`, D
-columns) for every d and m, d taking its first d columns (nested subspaces), and the
-``threshold_seeds`` runs of one (m, d) form one batch. The threshold is the smallest d
-whose success rate is >= ``success_rate``, found by a bracket-and-bisection search to
-within ``threshold_step`` (:func:`find_threshold`; it assumes the rate does not fall as
-d grows). With narrow wedges it sits a little above the short count: the centre must
-reach the m-intersection, |union| linear conditions, and a random subspace only a little
-larger than that is ill-conditioned for a finite number of steps.
+Threshold dimension of the tunnel (a fixed number, D, of free parameters for every m).
+The trained tunnel's centre is reset to the flat barycentre g and retrained in a random
+subspace, c = g + P z (the other free points stay trained), on the same expected loss
+(``threshold_samples`` fresh Dirichlet samples per step, heavy-ball steps with
+``threshold_lr`` and ``threshold_momentum``, see :class:`_CentreSubspace`); a run
+succeeds when the tunnel's maximum grid loss is <= ``tunnel_fraction`` x the flat
+simplex's, the same low-loss standard as the tunnel's. Projection i is one dense draw
+(:func:`landsim.descent.subspace_projection`, D columns) for every d and m, d taking its
+first d columns (nested subspaces), and the ``threshold_seeds`` runs of one (m, d) form
+one batch. The threshold is the smallest d whose success rate is >= ``success_rate``,
+found by a bracket-and-bisection search to within ``threshold_step``
+(:func:`find_threshold`; it assumes the rate does not fall as d grows).
 
-The claim holds when, for every m, the tunnel's maximum grid loss is <=
-``tunnel_fraction`` x the flat simplex's, and both the short count and the threshold are
-non-decreasing in m and larger at m_max than at m = 2.
+Rule (docs/claims.md, E4; one replicate): for every m the tunnel's maximum grid loss is
+<= ``tunnel_fraction`` x the flat simplex's; the threshold exists for every m, never
+decreases with m, and grows from m = 2 to m_max by at least the factor ``min_growth``;
+the exact short count grows by the same factor.
+
+Control (``control_config``): ``shared_short_axes = True`` gives every wedge wedge 0's
+short axes, so the m-intersection is one wedge for every m: neither its short count nor
+the threshold of the tunnel's centre can grow, and the rule must fail.
+
+Random streams (:func:`landsim.seeding.children` of the run's seed): the landscape, the
+optima, the tunnels' training samples, the centre-only tunnels', the projections and
+the subspace runs' samples each have their own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -63,13 +73,24 @@ import scipy.sparse as sp
 from .. import descent, geometry, paths
 from .._checks import as_generator, int_at_least, real_in
 from ..results import Result, Verdict, make_result
-from ..spec import LandscapeSpec, random_landscape
+from ..seeding import SeedLike, children
+from ..spec import LandscapeSpec, WedgeSpec, random_landscape
 from ._common import Progress, Timer, check_landscape_fields, report
 
 ID = "E4"
 TITLE = "m-tunnels between m optima"
 CLAIM = ("m-tunnels join m optima at once, and their number of short directions grows "
          "with m (Fort & Jastrzebski 2019).")
+CONTROL = ("Every wedge shares wedge 0's short axes (shared_short_axes): the m-intersection "
+           "is one wedge for every m, so neither its short count nor the threshold "
+           "dimension of the tunnel's centre can grow with m, and the rule must fail.")
+#: Config fields that define the rule (control_config leaves them unchanged).
+RULE_FIELDS = ("tunnel_fraction", "success_rate", "threshold_step", "min_growth")
+#: Metrics aggregated over replicates; the first is the statistic the rule judges.
+KEY_METRICS = ("threshold_growth", "short_count_growth", "threshold_m2", "threshold_mmax",
+               "max_relative_tunnel_loss")
+#: Names of the run's random streams, child i of the run's seed for name i.
+STREAMS = ("landscape", "optima", "train", "centre_only", "projections", "threshold")
 
 #: Largest number of optima (the tunnel stores 2^m face points).
 M_LIMIT = 10
@@ -83,25 +104,27 @@ DIVERGED = 1e6
 
 @dataclass(frozen=True)
 class Config:
-    dim: int = 1000  # D
+    dim: int = 800  # D
     n_wedges: int = 8  # K (>= m_max)
-    n_short: int = 50  # s per wedge
+    n_short: int = 40  # s per wedge
     eps0: float = 0.01  # width at r = 0
     eps1: float = 0.002  # width growth per unit long radius (narrow: << sqrt(2 log s / n))
     radius: float = 10.0  # radius of the points projected onto the wedges (the optima)
     m_max: int = 6  # tunnels for m = 2 .. m_max
-    train_steps: int = 200  # updates of the tunnel's free points
+    train_steps: int = 120  # updates of the tunnel's free points
     train_samples: int = 128  # Dirichlet samples per update
     train_lr: float = 0.5  # step in units of the inverse curvature (1 = Newton step)
     grid_points: int = 2000  # most points of the barycentric grid
     tunnel_fraction: float = 0.01  # low loss: max grid loss <= this x the flat maximum
     threshold_seeds: int = 10  # subspace runs per (m, d)
-    threshold_steps: int = 100  # updates of a subspace run
+    threshold_steps: int = 60  # updates of a subspace run
     threshold_samples: int = 32  # Dirichlet samples per update of a subspace run
     threshold_lr: float = 0.25  # heavy-ball step (units: D / (d x curvature))
     threshold_momentum: float = 0.9  # heavy-ball coefficient
     threshold_step: int = 4  # resolution of the threshold search
     success_rate: float = 0.9  # rate a subspace dimension must reach
+    min_growth: float = 1.5  # rule: threshold and short count at m_max >= this x at m = 2
+    shared_short_axes: bool = False  # control: every wedge has wedge 0's short axes
 
     def __post_init__(self) -> None:
         for name in ("train_steps", "threshold_seeds", "threshold_steps", "threshold_step"):
@@ -120,12 +143,63 @@ class Config:
         real_in("threshold_lr", self.threshold_lr, 0.0, low_open=True)
         real_in("threshold_momentum", self.threshold_momentum, 0.0, 1.0)
         real_in("success_rate", self.success_rate, 0.0, 1.0, low_open=True, high_open=False)
+        real_in("min_growth", self.min_growth, 1.0)
+        if not isinstance(self.shared_short_axes, (bool, np.bool_)):
+            raise ValueError(f"shared_short_axes must be a bool, got {self.shared_short_axes!r}")
 
 
 def quick_config() -> Config:
     return Config(dim=400, n_short=20, m_max=5, train_steps=120, train_samples=64,
                   grid_points=600, threshold_seeds=10, threshold_steps=60,
                   threshold_samples=24, threshold_step=4)
+
+
+def control_config(config: Config) -> Config:
+    """The negative control of ``config``: every wedge shares wedge 0's short axes
+    (the rule's fields unchanged)."""
+    return dataclasses.replace(config, shared_short_axes=True)
+
+
+def build_landscape(cfg: Config, seed: SeedLike | np.random.Generator) -> LandscapeSpec:
+    """The run's landscape: ``random_landscape`` of the config's fields, and for the control
+    (``shared_short_axes``) the same draw with every wedge given wedge 0's short axes (the
+    wedges then coincide: one wedge, K times)."""
+    spec = random_landscape(cfg.dim, cfg.n_wedges, cfg.n_short, eps0=cfg.eps0, eps1=cfg.eps1,
+                            seed=as_generator(seed))
+    if not cfg.shared_short_axes:
+        return spec
+    axes = spec.wedges[0].short_axes
+    return spec.replace(wedges=tuple(WedgeSpec(dim=w.dim, eps0=w.eps0, eps1=w.eps1,
+                                               short_axes=axes) for w in spec.wedges))
+
+
+def growth(values) -> float:
+    """values[-1] / values[0] of a sequence indexed by m = 2 .. m_max (NaN when either is
+    missing or the first is not positive).
+
+    Parameters
+    ----------
+    values : array_like, shape (M,)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < 2 or not (np.isfinite(v[0]) and np.isfinite(v[-1])) or v[0] <= 0:
+        return float("nan")
+    return float(v[-1] / v[0])
+
+
+def grows_clearly(values, min_growth: float) -> bool:
+    """True when every value is finite, none decreases with m, and values[-1] >=
+    ``min_growth`` x values[0] (docs/claims.md, E4).
+
+    Parameters
+    ----------
+    values : array_like, shape (M,)
+    min_growth : float
+        >= 1.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    return bool(np.all(np.isfinite(v)) and np.all(np.diff(v) >= 0)
+                and growth(v) >= min_growth)
 
 
 # ------------------------------------------------------------------------ the tunnel
@@ -268,7 +342,7 @@ class _CentreSubspace:
     """
 
     def __init__(self, spec: LandscapeSpec, table: np.ndarray, grid: np.ndarray,
-                 projections: np.ndarray, cfg: Config, target: float, seed: int) -> None:
+                 projections: np.ndarray, cfg: Config, target: float, seed: SeedLike) -> None:
         self.spec, self.cfg, self.target, self.seed = spec, cfg, target, seed
         self.m = table.shape[0].bit_length() - 1
         self.base = table.copy()
@@ -364,26 +438,22 @@ def build_optima(spec: LandscapeSpec, cfg: Config, seed) -> np.ndarray:
     return np.stack([geometry.project_onto_wedge(spec, k, X[k]) for k in range(cfg.m_max)])
 
 
-def _non_decreasing_and_grows(values) -> bool:
-    v = np.asarray(values, dtype=np.float64)
-    return bool(np.all(np.isfinite(v)) and np.all(np.diff(v) >= 0) and v[-1] > v[0])
-
-
-def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
+def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None
+        ) -> Result:
     cfg = config or Config()
     timer = Timer()
     report(progress, 0.0, "building the landscape and the optima")
-    spec = random_landscape(cfg.dim, cfg.n_wedges, cfg.n_short, eps0=cfg.eps0, eps1=cfg.eps1,
-                            seed=seed)
-    opt_rng, train_rng, centre_rng, proj_rng, th_rng = as_generator(seed).spawn(5)
-    optima = build_optima(spec, cfg, opt_rng)
+    seq = dict(zip(STREAMS, children(seed, len(STREAMS))))
+    spec = build_landscape(cfg, seq["landscape"])
+    optima = build_optima(spec, cfg, np.random.default_rng(seq["optima"]))
     ms = np.arange(2, cfg.m_max + 1)
     with timer("projections"):
         # transposed (contiguous rows of P^T) and in float32: the products with P are the
         # bulk of the threshold search, and einsum runs them ~6x faster this way
         projections = np.stack([
-            descent.subspace_projection(cfg.dim, cfg.dim, "dense", g).T.astype(np.float32)
-            for g in proj_rng.spawn(cfg.threshold_seeds)])
+            descent.subspace_projection(cfg.dim, cfg.dim, "dense", np.random.default_rng(ss))
+            .T.astype(np.float32)
+            for ss in children(seq["projections"], cfg.threshold_seeds)])
     rows: dict[str, list] = {k: [] for k in (
         "short_count", "expected_short_count", "tunnel_mean", "tunnel_max", "flat_mean",
         "flat_max", "edge_max", "centre_only_mean", "centre_only_max", "threshold",
@@ -391,8 +461,10 @@ def run(config: Config | None = None, seed: int = 0, progress: Progress = None) 
     th_m, th_d, th_rate = [], [], []
     guess_ratio = 1.2
     series_extra: dict[str, np.ndarray] = {}
-    train_rngs, centre_rngs, th_rngs = (r.spawn(ms.size) for r in (train_rng, centre_rng,
-                                                                     th_rng))
+    train_rngs, centre_rngs = ([np.random.default_rng(ss) for ss in children(seq[name],
+                                                                            ms.size)]
+                               for name in ("train", "centre_only"))
+    th_seqs = children(seq["threshold"], ms.size)
     for n, m in enumerate(ms):
         report(progress, n / ms.size, f"m = {m}: training the tunnel")
         V = optima[:m]
@@ -422,8 +494,7 @@ def run(config: Config | None = None, seed: int = 0, progress: Progress = None) 
         report(progress, (n + 0.5) / ms.size, f"m = {m}: threshold dimension")
         with timer("threshold"):
             sub = _CentreSubspace(spec, table, grid, projections, cfg,
-                                  cfg.tunnel_fraction * float(flat.max()),
-                                  int(th_rngs[n].integers(2**63)))
+                                  cfg.tunnel_fraction * float(flat.max()), th_seqs[n])
             # first guess: the expected count, times the last threshold / count ratio
             threshold, rates = find_threshold(
                 sub.success_rate, guess=round(guess_ratio * rows["expected_short_count"][-1]),
@@ -439,17 +510,21 @@ def run(config: Config | None = None, seed: int = 0, progress: Progress = None) 
            if k not in ("train_loss", "centre_only_train_loss")}
     rel = arr["tunnel_max"] / arr["flat_max"]
     low = bool(np.all(arr["tunnel_max"] <= cfg.tunnel_fraction * arr["flat_max"]))
-    counts_grow = _non_decreasing_and_grows(arr["short_count"])
-    thresholds_grow = _non_decreasing_and_grows(arr["threshold"])
+    counts_grow = grows_clearly(arr["short_count"], cfg.min_growth)
+    thresholds_grow = grows_clearly(arr["threshold"], cfg.min_growth)
+    th_growth, count_growth = growth(arr["threshold"]), growth(arr["short_count"])
     fmt = ", ".join
     verdict = Verdict(
         holds=low and counts_grow and thresholds_grow,
         rule=f"for every m = 2..{cfg.m_max} the trained tunnel's max grid loss is <= "
-             f"{cfg.tunnel_fraction:g} x the flat simplex's, and the exact short count of the "
-             f"m-intersection and the threshold dimension of the tunnel's centre (success "
-             f"rate >= {cfg.success_rate:g}, resolution {cfg.threshold_step}) are both "
-             f"non-decreasing in m and larger at m = {cfg.m_max} than at m = 2",
-        evidence=f"tunnel max / flat max = [{fmt(f'{x:.2g}' for x in rel)}] for m = "
+             f"{cfg.tunnel_fraction:g} x the flat simplex's; the threshold dimension of the "
+             f"tunnel's centre (success rate >= {cfg.success_rate:g}, resolution "
+             f"{cfg.threshold_step}) and the exact short count of the m-intersection both "
+             f"exist for every m, never decrease with m and are >= {cfg.min_growth:g} x "
+             f"larger at m = {cfg.m_max} than at m = 2 (docs/claims.md, E4)",
+        evidence=f"threshold growth {th_growth:.3g}, short-count growth "
+                 f"{count_growth:.3g} (minimum {cfg.min_growth:g}); "
+                 f"tunnel max / flat max = [{fmt(f'{x:.2g}' for x in rel)}] for m = "
                  f"[{fmt(str(m) for m in ms)}] (flat max "
                  f"[{fmt(f'{x:.3g}' for x in arr['flat_max'])}]; the centre-only tunnel, "
                  f"whose edges stay straight, reaches "
@@ -458,7 +533,8 @@ def run(config: Config | None = None, seed: int = 0, progress: Progress = None) 
                  f"[{fmt(f'{x:.1f}' for x in arr['expected_short_count'])}]); thresholds "
                  f"[{fmt('none' if x != x else str(int(x)) for x in arr['threshold'])}].")
     report(progress, 1.0, "done")
-    metrics = {"max_relative_tunnel_loss": float(rel.max()),
+    metrics = {"threshold_growth": th_growth, "short_count_growth": count_growth,
+               "max_relative_tunnel_loss": float(rel.max()),
                "tunnel_max_loss": float(arr["tunnel_max"].max()),
                "flat_max_loss": float(arr["flat_max"].max()),
                "centre_only_min_max_loss": float(arr["centre_only_max"].min()),

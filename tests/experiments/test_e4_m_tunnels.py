@@ -1,23 +1,95 @@
-"""E4 on the toy landscape: m-tunnels, short counts and threshold dimensions against m."""
+"""E4 on the toy landscape: m-tunnels, short counts and threshold dimensions against m,
+beside the control whose wedges share one set of short axes."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
+from claim_arms import assert_rule_discriminates, run_arms
 
 from landsim import geometry, paths
 from landsim.experiments import get
 from landsim.results import load_result, save_result
+from landsim.seeding import replicate_sequence
 from landsim.spec import random_landscape
 
 E4 = get("E4")
 
 
 @pytest.fixture(scope="module")
-def quick_result():
-    return E4.run(E4.quick_config(), seed=0)
+def arms():
+    return run_arms(E4, E4.quick_config())
+
+
+@pytest.fixture(scope="module")
+def quick_result(arms):
+    return arms[0]
+
+
+def test_rule_passes_on_the_claim_and_fails_on_the_control(arms):
+    claim, control = arms
+    assert_rule_discriminates(claim, control)
+    # the control fails on both halves of the growth rule, not only on the exact count
+    cfg = E4.quick_config()
+    assert control.metrics["short_count_growth"] == 1.0
+    assert not E4.grows_clearly(control.series["threshold"], cfg.min_growth)
+    assert claim.metrics["threshold_growth"] >= cfg.min_growth
+    assert claim.metrics["short_count_growth"] >= cfg.min_growth
+
+
+def test_control_changes_the_world_not_the_rule():
+    for cfg in (E4.Config(), E4.quick_config()):
+        ctl = E4.control_config(cfg)
+        assert ctl.shared_short_axes and not cfg.shared_short_axes
+        for name in E4.RULE_FIELDS:
+            assert getattr(ctl, name) == getattr(cfg, name)
+        changed = {f.name for f in dataclasses.fields(cfg)
+                   if getattr(cfg, f.name) != getattr(ctl, f.name)}
+        assert changed == {"shared_short_axes"}
+    assert 3 <= len(E4.KEY_METRICS) <= 6 and E4.KEY_METRICS[0] == "threshold_growth"
+
+
+def test_control_landscape_shares_wedge_zero_axes():
+    cfg = E4.Config(dim=60, n_wedges=4, n_short=5, m_max=3)
+    ss = np.random.SeedSequence(7)
+    claim = E4.build_landscape(cfg, ss)
+    control = E4.build_landscape(E4.control_config(cfg), ss)
+    np.testing.assert_array_equal(control.wedges[0].short_axes, claim.wedges[0].short_axes)
+    for w in control.wedges:
+        np.testing.assert_array_equal(w.short_axes, claim.wedges[0].short_axes)
+        assert (w.eps0, w.eps1) == (cfg.eps0, cfg.eps1)
+    assert geometry.intersection(control, range(4)).short_count == 5
+    assert geometry.intersection(claim, range(4)).short_count > 5
+
+
+def test_growth_and_grows_clearly():
+    assert E4.growth([40, 60, 80]) == 2.0
+    assert math.isnan(E4.growth([40, float("nan")])) and math.isnan(E4.growth([0, 5]))
+    assert E4.grows_clearly([40, 60, 60], 1.5)  # non-decreasing, 1.5x
+    assert not E4.grows_clearly([40, 60, 59], 1.5)  # a decrease
+    assert not E4.grows_clearly([40, 50, 59], 1.5)  # grows, but by less than 1.5x
+    assert not E4.grows_clearly([40, float("nan"), 80], 1.5)  # a missing threshold
+    assert not E4.grows_clearly([50, 50, 50], 1.0 + 1e-9) and E4.grows_clearly([50, 50], 1.0)
+
+
+def test_same_sequence_gives_bit_identical_results():
+    cfg = E4.Config(dim=120, n_wedges=3, n_short=6, m_max=3, train_steps=10,
+                    train_samples=8, grid_points=60, threshold_seeds=3, threshold_steps=10,
+                    threshold_samples=4)
+    a = E4.run(cfg, seed=replicate_sequence(5, 1))
+    b = E4.run(cfg, seed=replicate_sequence(5, 1))
+    c = E4.run(cfg, seed=replicate_sequence(5, 2))
+    assert a.metrics.keys() == b.metrics.keys()
+    for k in a.metrics:
+        assert a.metrics[k] == b.metrics[k] or (math.isnan(a.metrics[k])
+                                                and math.isnan(b.metrics[k]))
+    for k, v in a.series.items():
+        np.testing.assert_array_equal(v, b.series[k])
+    assert a.verdict == b.verdict and (a.seed, a.replicate) == (5, 1)
+    assert not np.array_equal(a.series["train_loss"], c.series["train_loss"])
 
 
 def test_claim_holds_at_quick_size(quick_result):
@@ -174,13 +246,15 @@ def test_round_trip(quick_result, tmp_path):
     (dict(m_max=11), r"m_max must be in \[3, 10\], got 11"),
     (dict(n_wedges=5), "n_wedges must be an integer >= 6, got 5"),
     (dict(n_short=2000),
-     r"n_short must be in \[1, dim - 1 = 999\] "
+     r"n_short must be in \[1, dim - 1 = 799\] "
      r"\(the wedge needs a long direction\), got 2000"),
     (dict(grid_points=20), "grid_points must be an integer >= 21, got 20"),
     (dict(train_lr=0.0), r"train_lr must be in \]0, 2\[, got 0.0"),
     (dict(threshold_momentum=1.0), r"threshold_momentum must be in \[0, 1\[, got 1.0"),
     (dict(success_rate=1.5), r"success_rate must be in \]0, 1\], got 1.5"),
     (dict(tunnel_fraction=-1.0), r"tunnel_fraction must be in \[0, inf\[, got -1.0"),
+    (dict(min_growth=0.5), r"min_growth must be in \[1, inf\[, got 0.5"),
+    (dict(shared_short_axes=1), "shared_short_axes must be a bool, got 1"),
 ])
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):

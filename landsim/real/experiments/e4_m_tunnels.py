@@ -1,74 +1,106 @@
 """E4 on real networks: m-tunnels join m optima at once; their short directions grow with m.
 
+The claim, the rule and the control are fixed in docs/claims.md (section E4).
+
 Fort & Jastrzebski (2019) extend the tunnel between two optima (E3) to an m-tunnel: a
 low-loss (m - 1)-dimensional sheet through m independently trained networks. In the wedge
 model it runs through the intersection of m wedges, whose short directions are the union
-of theirs, so every added optimum adds short directions, and finding the tunnel inside a
-random subspace needs more dimensions as m grows (toy E4).
+of theirs, so every added optimum adds short directions, and training the tunnel's centre
+inside a random subspace needs more dimensions as m grows (toy E4).
 
 Measurement. ``m_max`` MLPs are trained independently (:mod:`._setup`); the m-tunnel,
-m = 2 .. m_max, has the first m of them as vertices. The tunnel is a quadratic Bezier
-simplex (:class:`landsim.real.curves.BezierSimplex`, one trainable control point per
-edge, so that the edges can bend; ``simplex="centre"`` selects the
-:class:`~landsim.real.curves.SimplexTunnel` with a free centre and straight edges, which
-cannot lower the straight edges' barriers). For every m we evaluate, on the barycentric
-grid :func:`landsim.paths.simplex_grid` (m, ``resolution``) and with
-:func:`landsim.real.curves.evaluate_simplex`,
+m = 2 .. m_max, has the first m of them as vertices. For every m, on the barycentric grid
+:func:`landsim.paths.simplex_grid` (m, ``resolution``) with
+:func:`landsim.real.curves.evaluate_simplex`:
 
-- the flat simplex (controls at the edge midpoints);
-- the tunnel trained in the full space of its free points (Q = C(m, 2) P parameters) for
-  ``tunnel_epochs`` epochs (minibatches of ``tunnel_batch_size``) on the expected loss
-  over Dirichlet(1) weights (:func:`landsim.real.curves.fit_simplex`);
-- the tunnel trained in random subspaces of the free points, theta = theta_flat + P z,
-  for d in ``dims`` below Q and then d = Q (a rotation of the full space), in
-  increasing order, stopping at the first d that gives a low-loss tunnel (the search
-  assumes a larger subspace does no worse; later entries are NaN), for
-  ``threshold_epochs`` epochs (:func:`landsim.real.subspace.simplex_threshold`,
-  projection ``projection`` seeded with seed + d).
-
-The tunnels' free points are trained with ``tunnel_optimizer`` (Adam by default, whose
-per-coordinate steps suit the subspace coordinates z as well as the full space). The
-subspace tunnels get the full-space tunnels' budget by default, so that d = Q (a rotation,
-or a near-orthogonal sparse map where a dense one would be too large) is the full-space
-training in other coordinates, and the default grid of d runs on to 6000 (Q = 7260 at
-m = 4; d = Q is always tried). With 20-30 epochs of minibatches of 64, the width-8
-tunnels of m = 3, 4 missed the target even in full space, and the width-16 4-tunnel did
-at d = Q: the search then measured the training budget, not the claim.
+- the flat simplex;
+- the tunnel: a quadratic Bezier simplex (:class:`landsim.real.curves.BezierSimplex`, one
+  control point per edge, so that the edges can bend) trained in full space for
+  ``tunnel_epochs`` epochs on the expected loss over Dirichlet(1) weights
+  (:func:`landsim.real.curves.fit_simplex`, ``tunnel_optimizer``);
+- the threshold dimension of its **centre**, a fixed number P of free parameters for
+  every m (as in the toy): :class:`CentredBezier` is the trained Bezier simplex plus a
+  free centre c lifted with weight m min(lambda); c = the Bezier centre gives the trained
+  tunnel back. The centre is reset to the flat barycentre g of the vertices and trained
+  in a random subspace c = g + P_d z for ``threshold_epochs`` epochs (the edge controls
+  stay trained). P_d is the first d columns of one P x P projection of the replicate
+  (nested subspaces, the same for every m), d runs over the fixed grid ``dims`` (below
+  P) and then P: the grid depends on the architecture only, never on m. The smallest d
+  whose tunnel is low-loss is found by bisection on the grid (:func:`grid_threshold`;
+  it assumes success does not fall as d grows).
 
 A tunnel is *low-loss* when its largest training loss on the grid is at most the target
 ``max vertex training loss + barrier_fraction x B2``, with B2 the training-loss barrier
 of the flat 2-simplex (the straight line between the first two networks): the E3 standard
-(a barrier at most 10 % of the line's), one absolute target for every m. The threshold
-dimension of m is the smallest d on the grid whose subspace-trained tunnel is low-loss.
+(a barrier at most 10 % of the line's), one absolute target for every m.
 
-Verdict. The claim holds when every network trained (training accuracy >=
-``min_train_accuracy``), the full-space tunnel is low-loss for every m, and the threshold
-exists for every m, does not decrease with m, and is larger at m_max than at m = 2.
+Rule (docs/claims.md, E4; one replicate): every network trained (training accuracy >=
+``min_train_accuracy``), every full-space tunnel is low-loss, and the threshold of the
+centre exists for every m, never decreases with m and grows from m = 2 to m_max by at
+least the factor ``min_growth``.
+
+Control (``control_config``: ``one_basin = True``): network 0 is trained as in the claim
+and networks 1 .. m_max - 1 are network 0 fine-tuned for ``epochs`` epochs with their own
+minibatch order, so all optima lie in one basin (one wedge of the model): the
+intersection is that wedge for every m, and the threshold must not grow.
+
+Random streams: children 0 and 1 of the run's seed are the data split and the networks
+(:func:`._setup.run_sequences`); child 2 seeds the full-space tunnels' training (one
+child per m), child 3 the projection, child 4 the subspace runs' minibatches and weights
+(the same for every m and d: common random numbers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from ..._checks import choice, int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
 from ...results import Result, Verdict, make_result
+from ...seeding import SeedLike, children, int_seed
 from .. import curves, subspace
-from ..train import OPTIMIZERS
-from ._setup import NetworkConfig, load_and_train, train_config, trajectory_series
+from ..data import Dataset
+from ..flat import FlatModel
+from ..train import OPTIMIZERS, train
+from ._setup import (
+    NetworkConfig,
+    TrainedNetworks,
+    load_and_train,
+    load_dataset,
+    model_spec,
+    network_seed,
+    train_config,
+    trajectory_series,
+)
 
 ID = "E4"
 TITLE = "m-tunnels between m optima"
 CLAIM = ("m-tunnels join m optima at once, and their number of short directions grows "
          "with m (Fort & Jastrzebski 2019).")
+CONTROL = ("All m optima in one basin (one_basin: networks 1.. are network 0 fine-tuned with "
+           "their own minibatch order): their intersection is one wedge for every m, so the "
+           "threshold dimension of the tunnel's centre must not grow with m.")
+#: Config fields that define the rule (control_config leaves them unchanged).
+RULE_FIELDS = ("min_train_accuracy", "barrier_fraction", "min_growth")
+#: Metrics aggregated over replicates; the first is the statistic the rule judges.
+KEY_METRICS = ("threshold_growth", "threshold_m2", "threshold_mmax", "max_tunnel_excess",
+               "min_train_accuracy")
 
 #: Largest m (the Bezier simplex has C(m, 2) control points of P weights each).
 M_LIMIT = 6
 #: The resolution-``RESOLUTION_HEAT`` grid of the trained 3-tunnel is kept for the figure.
 RESOLUTION_HEAT = 10
+#: Default subspace grid of the centre: ratio sqrt(2) from 8 (P is appended at run time).
+DEFAULT_DIMS = (8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512, 724, 1024, 1448,
+                2048, 2896)
 
 
 @dataclass(frozen=True)
@@ -77,26 +109,25 @@ class Config(NetworkConfig):
     depth: int = 1  # MLP hidden layers
     epochs: int = 30  # training epochs of each network
     m_max: int = 4  # tunnels for m = 2 .. m_max optima
-    simplex: str = "bezier"  # bezier (edges bend) | centre (straight edges, free centre)
     resolution: int = 4  # barycentric grid steps per edge
-    tunnel_epochs: int = 120  # full-space training of each tunnel
+    tunnel_epochs: int = 120  # full-space training of each Bezier tunnel
     tunnel_optimizer: str = "adam"  # optimiser of the tunnels' free points
     tunnel_lr: float = 0.01  # its learning rate
     tunnel_batch_size: int = 256  # minibatch size of the tunnels (full space and subspaces)
-    threshold_epochs: int = 120  # training of each subspace tunnel
-    # subspace dims (+ d = Q); Q = 1210, 3630, 7260 for m = 2, 3, 4 at width 16
-    dims: tuple = (300, 700, 1200, 2000, 3000, 4500, 6000)
+    threshold_epochs: int = 60  # training of the centre in each subspace
+    dims: tuple = DEFAULT_DIMS  # subspace grid of the centre (entries >= P dropped, P added)
     projection: str = "auto"  # dense | sparse | auto (dense up to 2^24 entries)
     samples_per_step: int = 1  # barycentric samples per minibatch while fitting
-    min_train_accuracy: float = 0.9  # verdict: a network counts as trained above this
-    barrier_fraction: float = 0.1  # low-loss: max grid loss <= max vertex + this x B2
+    min_train_accuracy: float = 0.9  # rule: a network counts as trained above this
+    barrier_fraction: float = 0.1  # rule: low-loss is max grid loss <= max vertex + this x B2
+    min_growth: float = 1.5  # rule: threshold at m_max >= this x the threshold at m = 2
+    one_basin: bool = False  # control: networks 1.. fine-tuned from network 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if isinstance(self.m_max, bool) or not isinstance(self.m_max, (int, np.integer)) or \
                 not 3 <= self.m_max <= M_LIMIT:
             raise ValueError(f"m_max must be an integer in [3, {M_LIMIT}], got {self.m_max!r}")
-        choice("simplex", self.simplex, tuple(curves.SIMPLICES))
         int_at_least("resolution", self.resolution, 2)
         int_at_least("tunnel_epochs", self.tunnel_epochs, 1)
         int_at_least("threshold_epochs", self.threshold_epochs, 1)
@@ -112,103 +143,227 @@ class Config(NetworkConfig):
         int_at_least("samples_per_step", self.samples_per_step, 1)
         real_in("min_train_accuracy", self.min_train_accuracy, 0.0, 1.0, high_open=False)
         real_in("barrier_fraction", self.barrier_fraction, 0.0)
+        real_in("min_growth", self.min_growth, 1.0)
+        if not isinstance(self.one_basin, (bool, np.bool_)):
+            raise ValueError(f"one_basin must be a bool, got {self.one_basin!r}")
 
 
 def quick_config() -> Config:
-    """m = 2, 3 only, with fewer network epochs (about 20 s on 2 CPU cores).
-
-    The tunnels keep the default's training: with less, the subspace tunnels near d = Q
-    miss the target and the search measures the training budget, not the claim. The
-    m = 4 search (Q = 7260) is what costs most of the default's two minutes.
-    """
-    return Config(epochs=20, m_max=3)
+    """Fewer network epochs and shorter tunnel training (m = 2 .. 4 kept)."""
+    return Config(epochs=20, tunnel_epochs=60, threshold_epochs=30)
 
 
 def smoke_config() -> Config:
-    """Tiny networks on 300 samples, m = 2, 3 (a few seconds; what CI runs)."""
+    """Tiny networks on 300 samples, m = 2, 3 (a few seconds; what the tests run)."""
     return Config(n_train=300, width=8, epochs=10, m_max=3, resolution=3, tunnel_epochs=5,
-                  tunnel_batch_size=64, threshold_epochs=3, dims=(20, 100, 400),
-                  projection="sparse")
+                  tunnel_batch_size=64, threshold_epochs=3, dims=(20, 100, 400))
 
 
-def n_free(cfg: Config, m: int, n_params: int) -> int:
-    """Number of free parameters of the m-tunnel: C(m, 2) P (Bezier) or P (centre)."""
-    return (math.comb(m, 2) if cfg.simplex == "bezier" else 1) * n_params
+def control_config(config: Config) -> Config:
+    """The negative control of ``config``: all optima in one basin (rule fields unchanged)."""
+    return dataclasses.replace(config, one_basin=True)
 
 
-def thresholds(d: np.ndarray, max_loss: np.ndarray, target: float) -> np.ndarray:
-    """Smallest d of each row whose max grid loss is <= target (NaN: none).
+def subspace_grid(dims: Sequence[int], n_params: int) -> np.ndarray:
+    """The centre's subspace grid: the entries of ``dims`` below P, then P, (K,) int64.
+
+    It depends on the architecture (P) only, never on m.
+    """
+    return np.array(sorted({int(d) for d in dims if d < n_params}) + [int(n_params)],
+                    dtype=np.int64)
+
+
+class CentredBezier(curves.Simplex):
+    """A trained Bezier simplex with a free centre: a fixed number P of free parameters.
+
+    ``x(lambda) = B(lambda) + m min(lambda) (c - B(1/m, ..., 1/m))`` with B the quadratic
+    Bezier simplex of ``vertices`` and ``controls`` (fixed buffers) and c the trainable
+    centre: c = B(1/m, ..., 1/m) gives B itself; every vertex and every edge is B's.
 
     Parameters
     ----------
-    d, max_loss : ndarray, shape (M, K + 1)
-        Subspace dimensions tried and the tunnel's max training loss (NaN: not tried).
-
-    Returns
-    -------
-    ndarray, shape (M,)
+    vertices : Tensor, shape (m, P)
+    controls : Tensor, shape (m (m - 1) / 2, P)
+        Edge control points in ``itertools.combinations`` order.
+    centre : Tensor, shape (P,)
+        Initial centre.
     """
-    ok = max_loss <= target  # NaN compares False
-    return np.array([d[i][row].min() if row.any() else np.nan for i, row in enumerate(ok)],
-                    dtype=float)
+
+    controls: torch.Tensor
+    bezier_centre: torch.Tensor
+
+    def __init__(self, vertices: torch.Tensor, controls: torch.Tensor,
+                 centre: torch.Tensor) -> None:
+        super().__init__(vertices)
+        i, j = torch.triu_indices(self.m, self.m, offset=1)
+        if controls.shape != (i.numel(), self.vertices.shape[1]):
+            raise ValueError(f"controls must have shape {(i.numel(), self.vertices.shape[1])},"
+                             f" got {tuple(controls.shape)}")
+        self.register_buffer("edge_i", i)
+        self.register_buffer("edge_j", j)
+        self.register_buffer("controls", controls.detach().clone().to(self.vertices))
+        self.register_buffer("bezier_centre", self._bezier(torch.full(
+            (1, self.m), 1.0 / self.m, dtype=self.vertices.dtype,
+            device=self.vertices.device))[0])
+        self.centre = nn.Parameter(centre.detach().clone().to(self.vertices))
+
+    def _bezier(self, w: torch.Tensor) -> torch.Tensor:
+        pair = 2.0 * w[:, self.edge_i] * w[:, self.edge_j]
+        return (w * w) @ self.vertices + pair @ self.controls
+
+    def points(self, weights: Any) -> torch.Tensor:
+        w = self._weights(weights)
+        lift = self.m * w.min(dim=1).values
+        return self._bezier(w) + lift[:, None] * (self.centre - self.bezier_centre)
+
+
+def nested_projection(full: torch.Tensor, d: int) -> subspace.Projection:
+    """The first d columns of the (P, P) projection ``full`` (dense or sparse COO)."""
+    if full.is_sparse:
+        cols = torch.arange(d, device=full.device)
+        return subspace.Projection(full.index_select(1, cols).coalesce(), "sparse")
+    return subspace.Projection(full[:, :d].contiguous(), "dense")
+
+
+def grid_threshold(succeeds: Callable[[int], bool], n: int) -> int | None:
+    """Smallest index k in [0, n) with ``succeeds(k)``, by bisection (None: the last fails).
+
+    Evaluates the last index first, then bisects; assumes success does not fall as k
+    grows. Each index is evaluated at most once.
+    """
+    n = int_at_least("n", n, 1)
+    seen: dict[int, bool] = {}
+
+    def ok(k: int) -> bool:
+        if k not in seen:
+            seen[k] = bool(succeeds(k))
+        return seen[k]
+
+    hi, lo = n - 1, -1
+    if not ok(hi):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def growth(values) -> float:
+    """values[-1] / values[0] (NaN when either is missing or the first is not positive).
+
+    Parameters
+    ----------
+    values : array_like, shape (M,)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < 2 or not (np.isfinite(v[0]) and np.isfinite(v[-1])) or v[0] <= 0:
+        return float("nan")
+    return float(v[-1] / v[0])
+
+
+def grows_clearly(values, min_growth: float) -> bool:
+    """Every value finite, none decreasing with m, values[-1] >= min_growth x values[0].
+
+    Parameters
+    ----------
+    values : array_like, shape (M,)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    return bool(np.all(np.isfinite(v)) and np.all(np.diff(v) >= 0)
+                and growth(v) >= min_growth)
 
 
 def verdict_of(series: dict, metrics: dict, cfg: Config) -> Verdict:
-    """The verdict from a result's series (``m`` (M,), ``subspace_d`` and
-    ``subspace_max_train_loss`` (M, K + 1), NaN where not tried, ``tunnel_max_train_loss``
-    (M,), ``final_train_accuracy`` (m_max,)) and the metrics ``target_loss``,
-    ``max_vertex_loss`` and ``flat2_barrier``."""
+    """The verdict from a result's series (``m`` (M,), ``threshold`` (M,), NaN where none,
+    ``tunnel_max_train_loss`` (M,), ``final_train_accuracy`` (m_max,)) and the metrics
+    ``target_loss``, ``max_vertex_loss`` and ``flat2_barrier``."""
     target = metrics["target_loss"]
-    ms = series["m"]
-    thr = thresholds(series["subspace_d"], series["subspace_max_train_loss"], target)
+    ms, thr = series["m"], np.asarray(series["threshold"], dtype=float)
     acc = series["final_train_accuracy"]
     trained = bool(np.all(acc >= cfg.min_train_accuracy))
     tunnels = series["tunnel_max_train_loss"]
     tunnels_ok = bool(np.all(tunnels <= target))
-    found = bool(np.all(np.isfinite(thr)))
-    grows = found and bool(np.all(np.diff(thr) >= 0)) and thr[-1] > thr[0]
+    grows = grows_clearly(thr, cfg.min_growth)
     shown = ", ".join(f"m={m}: {'none' if np.isnan(v) else int(v)}" for m, v in zip(ms, thr))
     losses = ", ".join(f"{v:.3g}" for v in tunnels)
     return Verdict(
         holds=trained and tunnels_ok and grows,
         rule=f"every network trains (training accuracy >= {cfg.min_train_accuracy:g}); for "
-             f"every m the full-space trained tunnel is low-loss (max training loss on the "
-             f"grid <= max vertex loss + {cfg.barrier_fraction:g} x the flat 2-simplex "
-             f"barrier); the threshold d (smallest d whose subspace-trained tunnel is "
-             f"low-loss) exists for every m, never decreases with m and is larger at "
-             f"m = {int(ms[-1])} than at m = 2",
-        evidence=f"lowest training accuracy {acc.min():.3f}; target loss {target:.4g} (max "
-                 f"vertex loss {metrics['max_vertex_loss']:.3g} + {cfg.barrier_fraction:g} x "
-                 f"B2 = {metrics['flat2_barrier']:.3g}); full-space tunnels' max grid loss "
-                 f"{losses} for m = {', '.join(str(int(m)) for m in ms)}; thresholds {shown}.")
+             f"every m the full-space trained Bezier tunnel is low-loss (max training loss on "
+             f"the grid <= max vertex loss + {cfg.barrier_fraction:g} x the flat 2-simplex "
+             f"barrier); the threshold d of the tunnel's centre (P free parameters for every "
+             f"m; smallest d of a fixed grid whose subspace-trained tunnel is low-loss) exists "
+             f"for every m, never decreases with m and is >= {cfg.min_growth:g} x larger at "
+             f"m = {int(ms[-1])} than at m = 2 (docs/claims.md, E4)",
+        evidence=f"threshold growth {growth(thr):.3g} (minimum {cfg.min_growth:g}); thresholds "
+                 f"{shown}; lowest training accuracy {acc.min():.3f}; target loss {target:.4g} "
+                 f"(max vertex loss {metrics['max_vertex_loss']:.3g} + "
+                 f"{cfg.barrier_fraction:g} x B2 = {metrics['flat2_barrier']:.3g}); full-space "
+                 f"tunnels' max grid loss {losses} for m = "
+                 f"{', '.join(str(int(m)) for m in ms)}.")
 
 
-def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
+def train_one_basin(cfg: Config, dataset: Dataset, k: int, seed: SeedLike, timer: Timer,
+                    progress: Progress = None) -> TrainedNetworks:
+    """The control's networks: network 0 trained as in the claim arm, networks 1 .. k - 1
+    network 0 fine-tuned for ``cfg.epochs`` epochs with their own minibatch order
+    (:func:`._setup.network_seed` (seed, i))."""
+    spec, tc = model_spec(cfg), train_config(cfg)
+    runs, seeds, fm = [], [], None
+    with timer("train"):
+        for i in range(k):
+            report(progress, 0.1 * i / k, f"training network {i + 1}/{k} (one basin)")
+            s = network_seed(seed, i)
+            fm_i = FlatModel(spec.build(dataset.input_shape, dataset.n_classes, s), cfg.device)
+            runs.append(train(fm_i, dataset, tc, s, init=None if i == 0 else runs[0].flat))
+            seeds.append(s)
+            fm = fm if fm is not None else fm_i
+    return TrainedNetworks(fm, runs, seeds)
+
+
+def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None
+        ) -> Result:
     cfg = config or Config()
     timer = Timer()
-    ds, nets = load_and_train(cfg, cfg.m_max, seed, timer, progress=progress,
-                              span=(0.0, 0.1))
+    if cfg.one_basin:
+        report(progress, 0.0, "loading data")
+        ds = load_dataset(cfg, seed)
+        nets = train_one_basin(cfg, ds, cfg.m_max, seed, timer, progress)
+    else:
+        ds, nets = load_and_train(cfg, cfg.m_max, seed, timer, progress=progress,
+                                  span=(0.0, 0.1))
     fm, n_params = nets.fm, nets.fm.n_params
-    vertices = nets.flats.to(fm.device)  # (m_max, P)
+    vertices = nets.flats.to(fm.device, fm.dtype)  # (m_max, P)
     ms = list(range(2, cfg.m_max + 1))
-    dims = np.asarray(cfg.dims, dtype=np.int64)
+    grid = subspace_grid(cfg.dims, n_params)
+    tunnel_seq, projection_seq, subspace_seq = children(seed, 5)[2:]
+    tunnel_seeds = [int_seed(ss) for ss in children(tunnel_seq, len(ms))]
+    subspace_seed = int_seed(subspace_seq)
     vertex_loss = np.array([r.train_loss for r in nets.runs])
     with timer("flat"):
-        flat = {m: curves.evaluate_simplex(curves.make_simplex(cfg.simplex, vertices[:m]), fm,
+        flat = {m: curves.evaluate_simplex(curves.make_simplex("bezier", vertices[:m]), fm,
                                            ds, cfg.resolution) for m in ms}
     flat2_barrier = flat[2].train_barrier
     target = float(vertex_loss.max() + cfg.barrier_fraction * flat2_barrier)
+    with timer("projection"):
+        full = subspace.make_projection(n_params, n_params, cfg.projection,
+                                        int_seed(projection_seq), dtype=fm.dtype,
+                                        device=fm.device).matrix
     tc_tunnel = train_config(cfg, optimizer=cfg.tunnel_optimizer, lr=cfg.tunnel_lr,
                              epochs=cfg.tunnel_epochs, batch_size=cfg.tunnel_batch_size)
     tc_sub = tc_tunnel.replace(epochs=cfg.threshold_epochs)
-    sub = np.full((4, len(ms), dims.size + 1), np.nan)  # d, max loss, barrier, test acc
+    sub = np.full((3, len(ms), grid.size), np.nan)  # max loss, barrier, min test accuracy
     tun = np.empty((4, len(ms)))  # max loss, barrier, min test accuracy, mean loss
+    threshold = np.full(len(ms), np.nan)
     series: dict[str, np.ndarray] = {}
     for i, m in enumerate(ms):
         report(progress, 0.1 + 0.9 * i / len(ms), f"{m}-tunnel in full space")
         with timer("tunnels"):
-            tunnel = curves.make_simplex(cfg.simplex, vertices[:m])
-            curves.fit_simplex(tunnel, fm, ds, tc_tunnel, seed,
+            tunnel = curves.make_simplex("bezier", vertices[:m])
+            curves.fit_simplex(tunnel, fm, ds, tc_tunnel, tunnel_seeds[i],
                                samples_per_step=cfg.samples_per_step)
             ev = curves.evaluate_simplex(tunnel, fm, ds, cfg.resolution)
         tun[:, i] = ev.max_train_loss, ev.train_barrier, ev.min_test_accuracy, \
@@ -222,36 +377,42 @@ def run(config: Config | None = None, seed: int = 0, progress: Progress = None) 
                 heat = curves.evaluate_simplex(tunnel, fm, ds, RESOLUTION_HEAT)
             series["m3_heat_weights"], series["m3_heat_train_loss"] = (heat.weights,
                                                                        heat.train_loss)
+        controls = tunnel.controls.detach()
+        g = vertices[:m].mean(0)
+
+        def succeeds(k: int, i: int = i, m: int = m, controls=controls, g=g) -> bool:
+            d = int(grid[k])
+            report(progress, 0.1 + 0.9 * (i + 0.5) / len(ms),
+                   f"{m}-tunnel's centre in a random subspace of d = {d}")
+            inner = CentredBezier(vertices[:m], controls, g)
+            centred = subspace.InSubspace(inner, nested_projection(full, d))
+            curves.fit_simplex(centred, fm, ds, tc_sub, subspace_seed,
+                               samples_per_step=cfg.samples_per_step)
+            ev = curves.evaluate_simplex(centred, fm, ds, cfg.resolution)
+            sub[:, i, k] = ev.max_train_loss, ev.train_barrier, ev.min_test_accuracy
+            return ev.max_train_loss <= target
+
         with timer("subspaces"):
-            q = n_free(cfg, m, n_params)
-            for j, d in enumerate([d for d in dims if d < q] + [q]):
-                report(progress, 0.1 + 0.9 * (i + 0.3) / len(ms),
-                       f"{m}-tunnel in a random subspace of d = {d}")
-                # one d at a time (its seeds do not depend on the grid); stop at the first
-                # success: the search assumes that a larger subspace does not do worse
-                thr = subspace.simplex_threshold(
-                    fm, ds, vertices[:m], [int(d)], tc_sub, seed, target_loss=target,
-                    simplex=cfg.simplex, resolution=cfg.resolution, kind=cfg.projection,
-                    samples_per_step=cfg.samples_per_step)
-                sub[:, i, j] = d, thr.max_train_loss[0], thr.train_barrier[0], \
-                    thr.min_test_accuracy[0]
-                if thr.threshold_d is not None:
-                    break
+            k = grid_threshold(succeeds, grid.size)
+        threshold[i] = np.nan if k is None else float(grid[k])
     series.update({
-        "m": np.asarray(ms, dtype=np.int64), "dims": dims,
-        "n_free": np.array([n_free(cfg, m, n_params) for m in ms], dtype=np.int64),
+        "m": np.asarray(ms, dtype=np.int64), "dims": grid,
+        "n_free": np.full(len(ms), n_params, dtype=np.int64),
         "vertex_train_loss": vertex_loss,
         "flat_max_train_loss": np.array([flat[m].max_train_loss for m in ms]),
         "flat_train_barrier": np.array([flat[m].train_barrier for m in ms]),
         "tunnel_max_train_loss": tun[0], "tunnel_train_barrier": tun[1],
         "tunnel_min_test_accuracy": tun[2], "tunnel_mean_train_loss": tun[3],
-        "subspace_d": sub[0], "subspace_max_train_loss": sub[1],
-        "subspace_train_barrier": sub[2], "subspace_min_test_accuracy": sub[3],
+        "subspace_d": np.broadcast_to(grid, (len(ms), grid.size)).copy(),
+        "subspace_max_train_loss": sub[0], "subspace_train_barrier": sub[1],
+        "subspace_min_test_accuracy": sub[2], "threshold": threshold,
         **trajectory_series(nets.runs),
     })
-    threshold = thresholds(sub[0], sub[1], target)
-    series["threshold"] = threshold
-    metrics = {"n_params": float(n_params), "target_loss": target,
+    metrics = {"threshold_growth": growth(threshold),
+               "threshold_m2": float(threshold[0]), "threshold_mmax": float(threshold[-1]),
+               "max_tunnel_excess": float(np.max(tun[0] - target)),
+               "min_train_accuracy": float(series["final_train_accuracy"].min()),
+               "n_params": float(n_params), "target_loss": target,
                "max_vertex_loss": float(vertex_loss.max()), "flat2_barrier": flat2_barrier,
                "thresholds_found": float(np.isfinite(threshold).sum())}
     for i, m in enumerate(ms):
@@ -280,14 +441,15 @@ def plot(result: Result, fig) -> None:
     ax1.set_title("Loss on the simplex")
     ax1.legend(fontsize="small")
     for i, mm in enumerate(ms):
-        ax2.loglog(s["subspace_d"][i], s["subspace_max_train_loss"][i], "o-", ms=3, color=f"C{i}",
-                   label=f"m = {mm}")
+        tried = np.isfinite(s["subspace_max_train_loss"][i])
+        ax2.loglog(s["subspace_d"][i][tried], s["subspace_max_train_loss"][i][tried], "o",
+                   ms=4, color=f"C{i}", label=f"m = {mm}")
         if np.isfinite(s["threshold"][i]):
             ax2.axvline(s["threshold"][i], color=f"C{i}", ls=":", lw=1)
     ax2.axhline(m["target_loss"], color="k", ls="--", lw=1, label="low-loss target")
-    ax2.set_xlabel("subspace dimension d of the free points")
+    ax2.set_xlabel("subspace dimension d of the centre")
     ax2.set_ylabel("max training loss on the grid")
-    ax2.set_title("Tunnels trained in random subspaces")
+    ax2.set_title("Centre trained in random subspaces")
     ax2.legend(fontsize="small")
     if heat:
         lam = s["m3_heat_weights"]
