@@ -1,32 +1,48 @@
-"""E5 on a trained network: random sections through the origin show radial tunnels.
+"""E5 on a trained network: random sections through the origin show radial tunnels
+(docs/claims.md, E5).
 
-The toy claim (:mod:`landsim.experiments.e5_radial_tunnels`): seen in a random 2-D
-section through the origin that contains an optimum's direction, a wedge looks like a
-radial tunnel, a cone whose width grows linearly with the radius. Here the optimum is a
-trained network: network 0 of the run (:func:`landsim.real.experiments._setup.train_networks`,
-an MLP trained with momentum SGD on ``dataset``, digits by default) reaches the point w*
-(flat weights, shape (P,)). Section i is the plane through the weight
-origin spanned by e1 = w* / |w*| and a random unit e2 orthogonal to it
-(:func:`landsim.real.sections.plane_through`, seed ``seed + 1 + i``), sampled on a radius
-x angle grid (:func:`landsim.real.sections.radial_section`): radii ``|w*| x scales`` with
-``scales = r_max_scale x (1 .. n_radii) / n_radii`` (as the toy's r_max / n_radii grid,
-``r_max_scale = 2`` as the toy's r_max / optimum_radius), angles over the full circle,
-theta = 0 on the optimum's ray. The loss is the mean training cross-entropy (nats).
+Measurement. The toy claim (:mod:`landsim.experiments.e5_radial_tunnels`): seen in a random
+2-D section through the origin that contains an optimum's direction, a wedge looks like a
+radial tunnel, a low-loss set around the optimum's ray that widens with the radius. Here
+the optimum is a trained network: network 0 of the run
+(:func:`landsim.real.experiments._setup.train_networks`, an MLP trained with momentum SGD on
+``dataset``, digits by default) reaches the point w* (flat weights, shape (P,)). Section i
+is the plane through the weight origin spanned by e1 = w* / |w*| and a random unit e2
+orthogonal to it (:func:`landsim.real.sections.plane_through`), sampled on a radius x angle
+grid (:func:`landsim.real.sections.radial_section`): radii ``|w*| x scales`` with
+``scales = r_max_scale x (1 .. n_radii) / n_radii`` (``r_max_scale = 2`` as the toy's
+r_max / optimum_radius), angles over the full circle, theta = 0 on the optimum's ray. The
+loss is the mean training cross-entropy (nats) on the labels the network was trained on.
 
 Width. At each radius the low-loss set is the set of angles with training loss <=
 ``low_loss``; the width is the arc length of its connected run around theta = 0
 (:func:`landsim.real.sections.low_loss_width`), exactly the toy's definition.
 
-A real network has no low-loss region near the origin (the loss there is about log K),
-so the line is fitted, as the claim is stated, over the radii where a low-loss region
-exists: those where the optimum's ray itself is low-loss (the ray is shared by every
-section). The claim holds when at least ``min_fit_radii`` radii qualify and the
-least-squares line through (r, mean width over the sections) on them has a positive slope
-and R^2 >= ``min_r2`` (0.9, the toy's threshold).
+Rule: the toy's, by the same code
+(:func:`landsim.experiments.e5_radial_tunnels.judge_widening`). The judged radii are those
+where the optimum's ray is low-loss and every section's arc is resolved
+(>= ``min_arc_cells`` grid angles, not the whole circle): this leaves out the onset, where
+the ray's loss only just dips under ``low_loss`` and the arc is the grid's cell. On them
+the mean width must widen: elasticity (log-log slope) >= ``min_elasticity`` and Spearman
+rho >= ``min_rank_corr``, each also without the innermost judged radius, on at least
+``min_judged_radii`` radii. Linearity is reported, not judged.
+
+Control (:func:`control_config`): ``permute_labels = True``, the same network, data
+split, initialisation and training on the same inputs with the training labels randomly
+permuted (the section loss taken on those labels). Scaling a trained ReLU classifier
+sharpens its logits, which lowers the loss only in directions that classify the training
+labels: a trained network that has not fitted its task has no low-loss tunnel around its
+ray, so the rule must fail there. The rule thus shows that the widening needs a network
+that has found a low-loss solution, not merely a trained network.
+
+Seeds. The data split and the network come from children 0 and 1 of the run's sequence
+(:func:`landsim.real.experiments._setup.run_sequences`), the section planes from child 2
+(one grandchild per section), the label permutation from child 3.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -34,17 +50,37 @@ import numpy as np
 import torch
 
 from ..._checks import int_at_least, real_in
-from ...experiments._common import Progress, Timer, line_fit, report
-from ...experiments.e5_radial_tunnels import section_angles
-from ...results import Result, Verdict, make_result
+from ...experiments._common import Progress, Timer, report
+from ...experiments.e5_radial_tunnels import (
+    check_rule_fields,
+    judge_widening,
+    plot_widths,
+    section_angles,
+)
+from ...results import Result, make_result
+from ...seeding import SeedLike, children, int_seed
 from .. import sections
+from ..data import Dataset
 from ._setup import NetworkConfig, load_dataset, train_networks
 
 ID = "E5"
 TITLE = "Radial tunnels in random sections"
 CLAIM = ("Seen along random directions, the low-loss region of a trained network looks like "
          "a radial tunnel: in a random 2-D section through the origin containing the "
-         "optimum, its width grows linearly with the radius (Fort & Jastrzebski 2019).")
+         "optimum, the low-loss set around the optimum's ray widens monotonically with the "
+         "radius (Fort & Jastrzebski 2019).")
+CONTROL = ("The same network trained on randomly permuted training labels (and judged on "
+           "them): scaling sharpens its logits too, but it has no low-loss solution to "
+           "widen around, so the widening rule must fail.")
+#: The Config fields that define the rule (the control leaves them unchanged).
+RULE_FIELDS = ("low_loss", "min_arc_cells", "min_judged_radii", "min_elasticity",
+               "min_rank_corr")
+#: Aggregated over replicates; the first is the statistic the rule judges.
+KEY_METRICS = ("elasticity", "rank_corr", "judged_radii", "r2", "optimum_loss")
+
+#: Child of the run's sequence that seeds the section planes, and the label permutation.
+_PLANES_CHILD, _PERMUTATION_CHILD = 2, 3
+
 
 @dataclass(frozen=True)
 class Config(NetworkConfig):
@@ -54,9 +90,12 @@ class Config(NetworkConfig):
     n_angles: int = 360  # angles over the full circle (even: theta = 0 is on the grid)
     n_sections: int = 4  # random sections (planes), each with its own e2
     eval_samples: int = 0  # training samples the section loss is computed on; 0: all
-    low_loss: float = 0.1  # nats: a section point is low-loss when its training loss <= this
-    min_r2: float = 0.9  # verdict: R^2 of the width-vs-radius line >= this (the toy's)
-    min_fit_radii: int = 3  # verdict: at least this many radii with a low-loss region
+    permute_labels: bool = False  # control: train (and judge) on permuted training labels
+    low_loss: float = 0.1  # rule, nats: a section point is low-loss when its loss <= this
+    min_arc_cells: int = 8  # rule: a radius is judged when every arc has >= this many angles
+    min_judged_radii: int = 4  # rule: at least this many judged radii
+    min_elasticity: float = 0.5  # rule: log-log slope of width vs radius >= this
+    min_rank_corr: float = 0.9  # rule: Spearman rho of width vs radius >= this (monotone)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -67,13 +106,12 @@ class Config(NetworkConfig):
         if self.n_angles % 2:
             raise ValueError(f"n_angles must be even (theta = 0 on the grid), got "
                              f"{self.n_angles}")
-        int_at_least("min_fit_radii", self.min_fit_radii, 2)
-        if self.min_fit_radii > self.n_radii:
-            raise ValueError(f"min_fit_radii must be in [2, n_radii = {self.n_radii}], got "
-                             f"{self.min_fit_radii}")
-        for name in ("r_max_scale", "low_loss"):
-            real_in(name, getattr(self, name), 0.0, low_open=True)
-        real_in("min_r2", self.min_r2, 0.0, 1.0, high_open=False)
+        if not isinstance(self.permute_labels, bool):
+            raise ValueError(f"permute_labels must be True or False, got "
+                             f"{self.permute_labels!r}")
+        real_in("r_max_scale", self.r_max_scale, 0.0, low_open=True)
+        real_in("low_loss", self.low_loss, 0.0, low_open=True)
+        check_rule_fields(self, self.n_radii, self.n_angles)
 
 
 def quick_config() -> Config:
@@ -81,8 +119,13 @@ def quick_config() -> Config:
 
 
 def smoke_config() -> Config:
-    return Config(n_train=300, width=16, depth=1, lr=0.1, epochs=15, n_radii=8, n_angles=48,
+    return Config(n_train=300, width=16, depth=1, lr=0.1, epochs=15, n_radii=8, n_angles=120,
                   n_sections=2, eval_samples=300)
+
+
+def control_config(config: Config) -> Config:
+    """The negative control of ``config``: the same run on permuted training labels."""
+    return dataclasses.replace(config, permute_labels=True)
 
 
 def radius_scales(cfg: Config) -> np.ndarray:
@@ -90,12 +133,36 @@ def radius_scales(cfg: Config) -> np.ndarray:
     return cfg.r_max_scale * np.arange(1, cfg.n_radii + 1) / cfg.n_radii
 
 
-def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
+def permuted_labels(dataset: Dataset, seed: SeedLike) -> Dataset:
+    """``dataset`` with its training labels randomly permuted among the training samples
+    (class frequencies kept; the test split unchanged).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Training labels of shape (N,).
+    seed : int or numpy.random.SeedSequence
+        The permutation's own stream.
+
+    Returns
+    -------
+    Dataset
+    """
+    perm = np.random.default_rng(seed).permutation(dataset.y_train.shape[0])
+    return dataclasses.replace(dataset, y_train=dataset.y_train[torch.as_tensor(perm)],
+                               name=f"{dataset.name}, permuted training labels")
+
+
+def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None
+        ) -> Result:
     cfg = config or Config()
     timer = Timer()
     report(progress, 0.0, "training the network")
+    streams = children(seed, _PERMUTATION_CHILD + 1)
     with timer("training"):
         ds = load_dataset(cfg, seed)
+        if cfg.permute_labels:
+            ds = permuted_labels(ds, streams[_PERMUTATION_CHILD])
         nets = train_networks(cfg, ds, 1, seed)
     fm, fit = nets.fm, nets.runs[0]
     optimum = fit.flat.to(fm.device)
@@ -109,100 +176,41 @@ def run(config: Config | None = None, seed: int = 0, progress: Progress = None) 
     centre = cfg.n_angles // 2
     step = 2.0 * math.pi / cfg.n_angles
     origin = torch.zeros_like(optimum)
+    plane_seeds = [int_seed(s) for s in children(streams[_PLANES_CHILD], cfg.n_sections)]
     loss = np.zeros((cfg.n_sections, cfg.n_radii, cfg.n_angles))
     accuracy = np.zeros_like(loss)
     widths = np.zeros((cfg.n_sections, cfg.n_radii))
+    cells = np.zeros((cfg.n_sections, cfg.n_radii), dtype=np.int64)
     for i in range(cfg.n_sections):
         report(progress, 0.1 + 0.9 * i / cfg.n_sections,
                f"section {i + 1} of {cfg.n_sections}")
         with timer("sections"):
-            e1, e2 = sections.plane_through(optimum, seed=seed + 1 + i)
+            e1, e2 = sections.plane_through(optimum, seed=plane_seeds[i])
             sec = sections.radial_section(fm, x, y, origin, e1, e2, radii, angles,
                                           points_per_call=sections.SECTION_POINTS_PER_CHUNK)
         loss[i], accuracy[i] = sec.loss, sec.accuracy
-        widths[i] = sections.low_loss_width(sec, cfg.low_loss).width
+        arc = sections.low_loss_width(sec, cfg.low_loss)
+        widths[i], cells[i] = arc.width, arc.cells
     mean_width = widths.mean(axis=0)
     ray_loss = loss[0, :, centre]  # (R,) the optimum's ray (the same in every section)
-    fit_mask = (loss[:, :, centre] <= cfg.low_loss).all(axis=0)
-    verdict, metrics = judge(cfg, radii, widths, fit_mask)
-    metrics.update({"optimum_norm": norm, "optimum_loss": opt_loss,
-                    "optimum_train_accuracy": fit.train_accuracy,
-                    "optimum_test_accuracy": fit.test_accuracy, "angular_step": step,
-                    "max_angular_extent": float(np.max(widths / radii)),
-                    "n_params": float(fm.n_params)})
+    ray_low = (loss[:, :, centre] <= cfg.low_loss).all(axis=0)
+    judgement = judge_widening(cfg, radii, widths, cells, ray_low, cfg.n_angles)
+    metrics = {**judgement.metrics, "optimum_norm": norm, "optimum_loss": opt_loss,
+               "optimum_train_accuracy": fit.train_accuracy,
+               "optimum_test_accuracy": fit.test_accuracy, "angular_step": step,
+               "ray_low_radii": float(ray_low.sum()),
+               "max_angular_extent": float(np.max(widths / radii)),
+               "n_params": float(fm.n_params)}
     report(progress, 1.0, "done")
     return make_result(
         ID, cfg, seed, metrics=metrics,
         series={"radii": radii, "scales": scales, "angles": angles,
                 "section_loss": loss[0], "section_accuracy": accuracy[0], "widths": widths,
-                "mean_width": mean_width, "ray_loss": ray_loss,
-                "fit_mask": fit_mask.astype(np.int8),
+                "arc_cells": cells, "mean_width": mean_width, "ray_loss": ray_loss,
+                "ray_low": ray_low.astype(np.int8),
+                "judged": judgement.judged.astype(np.int8),
                 "train_loss_curve": fit.trajectory.loss},
-        verdict=verdict, timings=timer.done(), kind="real")
-
-
-def judge(cfg: Config, radii: np.ndarray, widths: np.ndarray, fit_mask: np.ndarray
-          ) -> tuple[Verdict, dict[str, float]]:
-    """The verdict and its metrics from the measured widths.
-
-    Parameters
-    ----------
-    cfg : Config
-    radii : ndarray, shape (R,)
-    widths : ndarray, shape (S, R)
-        Arc width of the low-loss arc around the optimum's ray, per section and radius.
-    fit_mask : ndarray of bool, shape (R,)
-        Radii where the optimum's ray is low-loss (the fit's domain).
-
-    Returns
-    -------
-    verdict : Verdict
-    metrics : dict of str to float
-        slope, intercept, r2 of the mean-width line over the masked radii (NaN when fewer
-        than 2 radii qualify), per-section extremes, the fit's radius range.
-    """
-    fit_mask = np.asarray(fit_mask, dtype=bool)
-    n_fit = int(fit_mask.sum())
-    mean_width = widths.mean(axis=0)
-    nan = math.nan
-    slope = intercept = r2 = min_slope = max_slope = min_r2 = nan
-    if n_fit >= 2:
-        r = radii[fit_mask]
-        slope, intercept, r2 = line_fit(r, mean_width[fit_mask])
-        fits = np.array([line_fit(r, w[fit_mask]) for w in widths])
-        min_slope, max_slope = float(fits[:, 0].min()), float(fits[:, 0].max())
-        min_r2 = float(fits[:, 2].min())
-    enough = n_fit >= cfg.min_fit_radii
-    # a constant width is a strip, not a cone (line_fit gives it R^2 = 0 as well)
-    grows = bool(n_fit >= 2 and slope > 0 and np.ptp(mean_width[fit_mask]) > 0)
-    holds = bool(enough and grows and r2 >= cfg.min_r2)
-    rule = (f"over the radii where the optimum's ray has training loss <= {cfg.low_loss:g} "
-            f"(at least {cfg.min_fit_radii} of them), the least-squares line through "
-            f"(radius, mean arc width of the low-loss arc around the optimum's ray) has "
-            f"slope > 0 (widths not all equal) and R^2 >= {cfg.min_r2:g}")
-    if not enough:
-        evidence = (f"a low-loss region exists at only {n_fit} of {radii.size} radii "
-                    f"(need {cfg.min_fit_radii}): the trained network's loss is not "
-                    f"<= {cfg.low_loss:g} along enough of its own ray, so no tunnel width "
-                    "can be fitted.")
-    else:
-        r = radii[fit_mask]
-        extent = mean_width[fit_mask] / r
-        shape = ("grows linearly" if holds else
-                 "does not grow linearly" if grows else "does not grow")
-        evidence = (f"a low-loss region exists from r = {r.min():.3g} to {r.max():.3g} "
-                    f"({n_fit} of {radii.size} radii); there the mean width over "
-                    f"{widths.shape[0]} sections {shape}: {slope:.4g} r + {intercept:.3g} "
-                    f"with R^2 = {r2:.4f} (width {mean_width[fit_mask][0]:.3g} -> "
-                    f"{mean_width[fit_mask][-1]:.3g}, angular extent {extent[0]:.3g} -> "
-                    f"{extent[-1]:.3g} rad); per section the slopes span {min_slope:.4g} .. "
-                    f"{max_slope:.4g} and the smallest R^2 is {min_r2:.4f}.")
-    metrics = {"slope": slope, "intercept": intercept, "r2": r2,
-               "min_section_slope": min_slope, "min_section_r2": min_r2,
-               "fit_radii": float(n_fit),
-               "fit_r_min": float(radii[fit_mask].min()) if n_fit else nan,
-               "fit_r_max": float(radii[fit_mask].max()) if n_fit else nan}
-    return Verdict(holds, rule, evidence), metrics
+        verdict=judgement.verdict, timings=timer.done(), kind="real")
 
 
 def plot(result: Result, fig) -> None:
@@ -230,20 +238,7 @@ def plot(result: Result, fig) -> None:
     ax1.set_ylabel("along a random direction e2")
     ax1.set_title(f"Random section (white: loss {low:g})")
     ax1.legend(loc="lower left", fontsize="small")
-    for row in s["widths"]:
-        ax2.plot(radii, row, color="0.7", lw=0.8)
-    mask = s["fit_mask"].astype(bool)
-    ax2.plot(radii[~mask], s["mean_width"][~mask], "o", ms=3, mfc="none", color="C0",
-             label="mean (no low-loss region on the ray)")
-    ax2.plot(radii[mask], s["mean_width"][mask], "o", ms=3, color="C0",
-             label="mean over sections (fitted)")
-    if np.isfinite(m["slope"]):
-        r = radii[mask]
-        ax2.plot(r, m["slope"] * r + m["intercept"], "-", color="C1",
-                 label=f"fit: {m['slope']:.3g} r + {m['intercept']:.2g} "
-                       f"(R^2 = {m['r2']:.3f})")
+    plot_widths(ax2, radii, s["widths"], s["mean_width"], s["judged"].astype(bool), m)
     ax2.axvline(m["optimum_norm"], color="r", ls=":", lw=0.8, label="|w*|")
     ax2.set_xlabel("radius r (distance from the weight origin)")
-    ax2.set_ylabel("arc width of the low-loss arc")
     ax2.set_title("Width against the radius")
-    ax2.legend(loc="lower right", fontsize="x-small")
