@@ -1,50 +1,68 @@
-"""E6: weight averaging (SWA) works only inside one wedge.
+"""E6: weight averaging (SWA) works within one wedge, not across (docs/claims.md, E6).
 
-Stochastic weight averaging (Izmailov et al. 2018) averages the snapshots of one noisy
-SGD run. Fort & Jastrzebski (2019): it works well only while the solutions stay in one
-n-wedge. A wedge is convex at a fixed long radius, so the average of points that share a
-wedge stays in it and sits deeper inside; optima of different wedges have each other's
-short coordinates far outside the widths, and their average lands between the wedges,
-at high loss.
+Stochastic weight averaging (Izmailov et al. 2018) averages the snapshots of one noisy SGD
+run. Fort & Jastrzebski (2019): it works only while the averaged solutions stay in one
+n-wedge. The snapshots of one run differ mostly in the short coordinates that the noise
+spreads around the wedge's centre, so their average lies deeper inside the wedge; optima of
+different wedges carry each other's short coordinates far outside the widths, and their
+average lands between the wedges, at high loss.
 
-Runs. ``n_runs`` noisy SGD runs (:func:`landsim.descent.descend`, ``noise_std`` > 0)
-start uniformly on the sphere of radius ``radius``; after ``burn_in`` steps (they have
-reached a wedge) each run records ``n_snapshots`` snapshots, one every
-``snapshot_every`` steps. Its *within-wedge average* is the mean of its snapshots. The
-*cross-wedge average* is the mean of the last snapshots of the first run to end in each
-distinct wedge (one optimum per wedge, at least two wedges needed).
+Measurement. A random landscape is drawn (stream "landscape"); ``n_runs`` noisy SGD runs
+(:func:`landsim.descent.descend`, ``noise_std`` > 0, stream "noise") start uniformly on
+the sphere of radius ``radius`` (stream "starts"). After ``burn_in`` steps (they have
+reached a wedge) each run records ``n_snapshots`` snapshots, one every ``snapshot_every``
+steps. An *averaged set* i is ``n_snapshots`` snapshots, snapshot j taken from run
+``set_runs[i, j]`` (:func:`set_runs`), and its *average* is their mean. The *cross-wedge
+average* is the mean of the last snapshots of the first run to end in each distinct wedge
+(one optimum per wedge, at least two wedges needed). Depth (:func:`wedge_depth`): for a
+point x in its arg-min wedge, min_j (w - |u_j|), > 0 inside, < 0 outside, exact.
 
-Depth. For a point x, with k its arg-min wedge, y = x - a_k, short coordinates u, long
-radius r and width w = eps0_k + eps1_k r, the depth is min_j (w - |u_j|): the margin to
-the wedge's boundary, computed exactly from the spec (:func:`wedge_depth`). It is > 0
-strictly inside W_k and < 0 outside.
+Rule (:func:`judge`), with L0 the median loss of the starts and f = ``low_loss_fraction``:
+(0) every set's mean snapshot loss is < f L0 (the snapshots are solutions); (1) every set's
+*SWA excess* [L(average) - mean L(snapshots)] / L0 is <= ``swa_tolerance`` and its average
+is strictly deeper than the mean depth of its snapshots; (2) at least two wedges were
+reached and the cross-wedge average has loss >= f L0.
 
-Losses are judged against the median loss L0 of the random starts. The claim holds when
-every run's within-wedge average has loss <= ``low_loss_fraction`` x L0 and is deeper
-than the mean depth of that run's snapshots, and the cross-wedge average has loss >
-``high_loss_fraction`` x L0. ``average_across_wedges_as_within=True`` replaces every
-within-wedge average by the cross-wedge average (a control in which the claim must fail).
+Control (``snapshot_source="hopping"``, :func:`control_config`). The same landscape, runs
+and snapshots; set i takes its j-th snapshot from run (i + j) mod n_runs, as if the
+trajectory hopped to another run's wedge between consecutive snapshots. Its average mixes
+optima of several wedges and leaves them all, so part (1) of the same rule must fail. (In
+the model noise or a larger step does not make a run hop: it diffuses the long coordinates
+outward instead; docs/claims.md, E6.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import descent, geometry
-from .._checks import int_at_least, real_in
+from .._checks import choice, int_at_least, real_in
 from ..results import Result, Verdict, make_result
+from ..seeding import SeedLike, streams
 from ..spec import LandscapeSpec, random_landscape
 from ._common import Progress, Timer, check_landscape_fields, report
 
 ID = "E6"
 TITLE = "Weight averaging within and across wedges"
 CLAIM = ("Weight averaging (SWA) works only when the averaged solutions stay in one wedge: "
-         "the average of snapshots within a wedge has low loss and lies deeper inside it, "
-         "the average of optima from different wedges has high loss "
+         "the average of snapshots within a wedge is no worse than they are and lies deeper "
+         "inside it, the average of optima from different wedges leaves the low-loss set "
          "(Fort & Jastrzebski 2019).")
+CONTROL = ("Each averaged set takes its consecutive snapshots from different independent "
+           "runs, as if the optimiser hopped between wedges: the average mixes optima of "
+           "several wedges and leaves them all, so the SWA part of the rule must fail.")
+#: Where an averaged set's snapshots come from: one run (the claim) or a different run for
+#: each consecutive snapshot (the control).
+SNAPSHOT_SOURCES = ("one_run", "hopping")
+#: The fields of the rule; :func:`control_config` never changes them.
+RULE_FIELDS = ("low_loss_fraction", "swa_tolerance")
+#: Aggregated over replicates; the first is the judged SWA statistic.
+KEY_METRICS = ("swa_excess_max", "min_depth_gain", "cross_loss_rel", "snapshot_loss_rel_max",
+               "wedges_per_set")
 
 
 @dataclass(frozen=True)
@@ -59,28 +77,94 @@ class Config:
     lr: float = 0.1  # SGD step
     noise_std: float = 0.1  # gradient-noise standard deviation per coordinate
     burn_in: int = 300  # SGD steps before the first snapshot
-    n_snapshots: int = 30  # snapshots per run
+    n_snapshots: int = 30  # snapshots per run (= per averaged set)
     snapshot_every: int = 25  # SGD steps between snapshots
-    low_loss_fraction: float = 1e-4  # verdict: within-wedge average loss <= this x L0
-    high_loss_fraction: float = 1e-2  # verdict: cross-wedge average loss > this x L0
-    average_across_wedges_as_within: bool = False  # control: must make the claim fail
+    low_loss_fraction: float = 0.01  # rule: the low-loss set is {loss < this x L0}
+    swa_tolerance: float = 0.0  # rule: SWA excess (fraction of L0) <= this
+    snapshot_source: str = "one_run"  # "one_run" (claim) | "hopping" (control)
 
     def __post_init__(self) -> None:
         check_landscape_fields(self)
-        for name in ("n_runs", "burn_in", "snapshot_every"):
+        int_at_least("n_runs", self.n_runs, 2)
+        for name in ("burn_in", "snapshot_every"):
             int_at_least(name, getattr(self, name), 1)
         int_at_least("n_snapshots", self.n_snapshots, 2)
-        for name in ("radius", "lr", "noise_std"):
+        for name in ("radius", "lr", "noise_std", "low_loss_fraction"):
             real_in(name, getattr(self, name), 0.0, low_open=True)
-        for name in ("low_loss_fraction", "high_loss_fraction"):
-            real_in(name, getattr(self, name), 0.0, low_open=True)
-        if not isinstance(self.average_across_wedges_as_within, bool):
-            raise ValueError("average_across_wedges_as_within must be a bool, got "
-                             f"{self.average_across_wedges_as_within!r}")
+        real_in("swa_tolerance", self.swa_tolerance, 0.0)
+        choice("snapshot_source", self.snapshot_source, SNAPSHOT_SOURCES)
 
 
 def quick_config() -> Config:
     return Config(dim=400, n_wedges=3, n_short=40, n_runs=6, burn_in=200, n_snapshots=12)
+
+
+def control_config(config: Config) -> Config:
+    """The negative control of ``config``: consecutive snapshots of each averaged set come
+    from different runs (``snapshot_source="hopping"``); nothing else changes."""
+    return dataclasses.replace(config, snapshot_source="hopping")
+
+
+def set_runs(n_runs: int, n_snapshots: int, source: str) -> np.ndarray:
+    """Which run gives snapshot j of averaged set i.
+
+    Parameters
+    ----------
+    n_runs, n_snapshots : int
+        Runs (= sets) and snapshots per run.
+    source : {"one_run", "hopping"}
+        ``"one_run"``: set i is run i's snapshots; ``"hopping"``: snapshot j of set i is
+        run (i + j) mod n_runs's snapshot j.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_runs, n_snapshots)
+    """
+    choice("source", source, SNAPSHOT_SOURCES)
+    i = np.arange(n_runs)[:, None]
+    j = np.arange(n_snapshots)[None, :]
+    if source == "one_run":
+        return np.broadcast_to(i, (n_runs, n_snapshots)).astype(np.int64)
+    return ((i + j) % n_runs).astype(np.int64)
+
+
+def gather_sets(per_run: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Values of the snapshots of each averaged set.
+
+    Parameters
+    ----------
+    per_run : ndarray, shape (n_runs, S, ...)
+        A value of every snapshot of every run (a loss, a depth, or the point itself).
+    runs : ndarray of int, shape (n_sets, S)
+        :func:`set_runs`.
+
+    Returns
+    -------
+    ndarray, shape (n_sets, S, ...)
+        Entry [i, j] is ``per_run[runs[i, j], j]``.
+    """
+    runs = np.asarray(runs)
+    return np.asarray(per_run)[runs, np.arange(runs.shape[1])[None, :]]
+
+
+def swa_excess(average_loss: np.ndarray, member_loss: np.ndarray, scale: float
+               ) -> np.ndarray:
+    """[L(average_i) - mean_j L(snapshot_ij)] / scale for every averaged set i.
+
+    Parameters
+    ----------
+    average_loss : ndarray, shape (n_sets,)
+    member_loss : ndarray, shape (n_sets, S)
+    scale : float
+        L0, > 0.
+
+    Returns
+    -------
+    ndarray, shape (n_sets,)
+        <= 0 where the average is no worse than its snapshots.
+    """
+    return (np.asarray(average_loss, dtype=np.float64)
+            - np.asarray(member_loss, dtype=np.float64).mean(axis=1)) / float(scale)
 
 
 class WedgeDepth(NamedTuple):
@@ -123,121 +207,151 @@ def wedge_depth(spec: LandscapeSpec, X) -> WedgeDepth:
     return WedgeDepth(ev.argmin.astype(np.int64), ev.loss, width, radius, depth)
 
 
-def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
+def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None
+        ) -> Result:
     cfg = config or Config()
     timer = Timer()
+    rng = streams(seed, ("landscape", "starts", "noise"))
     report(progress, 0.0, "building the landscape")
     spec = random_landscape(cfg.dim, cfg.n_wedges, cfg.n_short, eps0=cfg.eps0, eps1=cfg.eps1,
-                            seed=seed)
-    start_rng, noise_rng = np.random.default_rng(seed).spawn(2)
-    x0 = descent.init_at_radius(cfg.dim, cfg.radius, cfg.n_runs, seed=start_rng)
+                            seed=rng["landscape"])
+    x0 = descent.init_at_radius(cfg.dim, cfg.radius, cfg.n_runs, seed=rng["starts"])
     start_loss = float(np.median(geometry.loss(spec, x0)))
     sgd = descent.DescentConfig(optimizer="sgd", lr=cfg.lr, steps=cfg.burn_in,
                                 noise_std=cfg.noise_std, record_every=cfg.burn_in)
     chunk = sgd.replace(steps=cfg.snapshot_every, record_every=cfg.snapshot_every)
-    snaps = np.empty((cfg.n_runs, cfg.n_snapshots, cfg.dim))
+    snaps = np.empty((cfg.n_runs, cfg.n_snapshots, cfg.dim))  # (n_runs, S, D)
     with timer("sgd"):
-        x = descent.descend(spec, x0, sgd, seed=noise_rng).final_x
+        x = descent.descend(spec, x0, sgd, seed=rng["noise"]).final_x
         for i in range(cfg.n_snapshots):
             report(progress, 0.1 + 0.8 * i / cfg.n_snapshots, f"snapshot {i + 1}")
-            x = descent.descend(spec, x, chunk, seed=noise_rng).final_x
+            x = descent.descend(spec, x, chunk, seed=rng["noise"]).final_x
             snaps[:, i] = x
     report(progress, 0.9, "averages")
+    runs = set_runs(cfg.n_runs, cfg.n_snapshots, cfg.snapshot_source)
     with timer("geometry"):
         at = wedge_depth(spec, snaps.reshape(-1, cfg.dim))
-        snap_loss = at.loss.reshape(cfg.n_runs, cfg.n_snapshots)
-        snap_depth = at.depth.reshape(cfg.n_runs, cfg.n_snapshots)
-        snap_wedge = at.argmin.reshape(cfg.n_runs, cfg.n_snapshots)
-        run_wedge = snap_wedge[:, -1]
-        _, first = np.unique(run_wedge, return_index=True)
+        shape = (cfg.n_runs, cfg.n_snapshots)
+        snap_loss, snap_depth = at.loss.reshape(shape), at.depth.reshape(shape)
+        snap_wedge = at.argmin.reshape(shape)
+        averages = gather_sets(snaps, runs).mean(axis=1)  # (n_sets, D)
+        avg = wedge_depth(spec, averages)
+        _, first = np.unique(snap_wedge[:, -1], return_index=True)
         optima_runs = np.sort(first)  # the first run to end in each distinct wedge
-        n_across = int(optima_runs.size)
         optima = snaps[optima_runs, -1]
-        across_point = optima.mean(axis=0)
-        across = wedge_depth(spec, across_point[None, :])
         optima_at = wedge_depth(spec, optima)
-        if cfg.average_across_wedges_as_within:
-            within_points = np.broadcast_to(across_point, (cfg.n_runs, cfg.dim))
-        else:
-            within_points = snaps.mean(axis=1)
-        within = wedge_depth(spec, within_points)
-    stays = np.all(snap_wedge == run_wedge[:, None], axis=1)
-    mean_snap_depth = snap_depth.mean(axis=1)
-    low, high = cfg.low_loss_fraction * start_loss, cfg.high_loss_fraction * start_loss
-    across_loss = float(across.loss[0]) if n_across >= 2 else float("nan")
-    across_depth = float(across.depth[0]) if n_across >= 2 else float("nan")
-    deeper = within.depth > mean_snap_depth
-    holds = bool(n_across >= 2 and np.all(within.loss <= low) and np.all(deeper)
-                 and across_loss > high)
-    source = ("the cross-wedge average (control: average_across_wedges_as_within)"
-              if cfg.average_across_wedges_as_within else "the mean of its snapshots")
-    verdict = Verdict(
-        holds=holds,
-        rule=f"with L0 = {start_loss:.4g} the median start loss: every run's within-wedge "
-             f"average has loss <= {cfg.low_loss_fraction:g} L0 = {low:.3g} and a larger depth "
-             f"than the mean depth of its snapshots, and the average of optima from >= 2 "
-             f"different wedges has loss > {cfg.high_loss_fraction:g} L0 = {high:.3g}",
-        evidence=f"each run's within-wedge average is {source}: worst loss "
-                 f"{within.loss.max():.3g}, depth {within.depth.min():.3g} .. "
-                 f"{within.depth.max():.3g} against mean snapshot depths "
-                 f"{mean_snap_depth.min():.3g} .. {mean_snap_depth.max():.3g} "
-                 f"({int(deeper.sum())}/{cfg.n_runs} deeper; snapshot losses up to "
-                 f"{snap_loss.max():.3g}); the average of {n_across} optima from different "
-                 f"wedges has loss {across_loss:.3g} and depth {across_depth:.3g}; "
-                 f"{int(stays.sum())}/{cfg.n_runs} runs kept one wedge over their snapshots.")
+        cross = wedge_depth(spec, optima.mean(axis=0)[None, :])
+    n_cross = int(optima_runs.size)
+    series = {
+        "start_loss": np.array([start_loss]),
+        "snapshot_loss": snap_loss, "snapshot_depth": snap_depth,
+        "snapshot_wedge": snap_wedge, "set_runs": runs,
+        "average_loss": avg.loss, "average_depth": avg.depth, "average_wedge": avg.argmin,
+        "cross_runs": optima_runs, "cross_optima_loss": optima_at.loss,
+        "cross_optima_depth": optima_at.depth,
+        "cross_loss": np.array([float(cross.loss[0]) if n_cross >= 2 else np.nan]),
+        "cross_depth": np.array([float(cross.depth[0]) if n_cross >= 2 else np.nan]),
+    }
+    verdict, metrics = judge(cfg, series)
     report(progress, 1.0, "done")
-    return make_result(
-        ID, cfg, seed,
-        metrics={"start_loss": start_loss, "low_loss_threshold": low,
-                 "high_loss_threshold": high,
-                 "within_loss_max": float(within.loss.max()),
-                 "within_depth_min": float(within.depth.min()),
-                 "within_depth_mean": float(within.depth.mean()),
-                 "snapshot_loss_mean": float(snap_loss.mean()),
-                 "snapshot_loss_max": float(snap_loss.max()),
-                 "snapshot_depth_mean": float(snap_depth.mean()),
-                 "min_depth_gain": float(np.min(within.depth - mean_snap_depth)),
-                 "across_loss": across_loss, "across_depth": across_depth,
-                 "across_optima": float(n_across),
-                 "across_optima_loss_max": float(optima_at.loss.max()),
-                 "runs_in_one_wedge": float(stays.mean())},
-        series={"snapshot_loss": snap_loss, "snapshot_depth": snap_depth,
-                "snapshot_wedge": snap_wedge, "within_loss": within.loss,
-                "within_depth": within.depth, "within_wedge": within.argmin,
-                "across_runs": optima_runs, "across_optima_loss": optima_at.loss,
-                "across_optima_depth": optima_at.depth,
-                "across_loss": np.array([across_loss]),
-                "across_depth": np.array([across_depth])},
-        verdict=verdict, timings=timer.done())
+    return make_result(ID, cfg, seed, metrics=metrics, series=series, verdict=verdict,
+                       timings=timer.done())
+
+
+def judge(cfg: Config, s: dict) -> tuple[Verdict, dict[str, float]]:
+    """The rule of docs/claims.md (E6, toy) on the stored series ``s`` of :func:`run`.
+
+    Parameters
+    ----------
+    cfg : Config
+    s : dict of str to ndarray
+        ``start_loss`` (1,); ``snapshot_loss``, ``snapshot_depth``, ``snapshot_wedge``
+        (n_runs, S); ``set_runs`` (n_sets, S); ``average_loss``, ``average_depth``
+        (n_sets,); ``cross_runs`` (m,); ``cross_loss`` (1,), NaN when m < 2.
+
+    Returns
+    -------
+    (Verdict, dict of str to float)
+    """
+    l0 = float(s["start_loss"][0])
+    runs = s["set_runs"]
+    member_loss = gather_sets(s["snapshot_loss"], runs)  # (n_sets, S)
+    member_depth = gather_sets(s["snapshot_depth"], runs)
+    member_wedge = gather_sets(s["snapshot_wedge"], runs)
+    level = cfg.low_loss_fraction * l0
+    snapshot_rel = member_loss.mean(axis=1) / l0  # (n_sets,)
+    excess = swa_excess(s["average_loss"], member_loss, l0)
+    depth_gain = s["average_depth"] - member_depth.mean(axis=1)
+    n_cross = int(np.asarray(s["cross_runs"]).size)
+    cross_loss = float(s["cross_loss"][0])
+    cross_rel = cross_loss / l0 if n_cross >= 2 else float("nan")
+    solutions = bool(np.all(snapshot_rel < cfg.low_loss_fraction))
+    swa_ok = excess <= cfg.swa_tolerance
+    deeper = depth_gain > 0
+    averaging = bool(np.all(swa_ok) and np.all(deeper))
+    across = bool(n_cross >= 2 and cross_loss >= level)
+    wedges_per_set = np.array([np.unique(w).size for w in member_wedge])
+    n_sets = excess.size
+    verdict = Verdict(
+        holds=solutions and averaging and across,
+        rule=f"with L0 = {l0:.4g} the median start loss and the low-loss set loss < "
+             f"{cfg.low_loss_fraction:g} L0 = {level:.3g}: (0) every averaged set's mean "
+             f"snapshot loss is in the low-loss set; (1) every set's average has loss - "
+             f"mean snapshot loss <= {cfg.swa_tolerance:g} L0 and is strictly deeper than "
+             f"its snapshots' mean depth; (2) the average of optima from >= 2 different "
+             f"wedges has loss >= {level:.3g}",
+        evidence=f"(0) mean snapshot loss of a set up to {snapshot_rel.max():.3g} L0; "
+                 f"(1) SWA excess {excess.min():.3g} .. {excess.max():.3g} L0 "
+                 f"({int(swa_ok.sum())}/{n_sets} sets within tolerance), depth gain "
+                 f"{depth_gain.min():.3g} .. {depth_gain.max():.3g} "
+                 f"({int(deeper.sum())}/{n_sets} deeper), a set's snapshots span "
+                 f"{wedges_per_set.mean():.3g} wedges on average; (2) the average of "
+                 f"{n_cross} optima from different wedges has loss {cross_rel:.3g} L0.")
+    metrics = {
+        "swa_excess_max": float(excess.max()), "min_depth_gain": float(depth_gain.min()),
+        "cross_loss_rel": cross_rel, "snapshot_loss_rel_max": float(snapshot_rel.max()),
+        "wedges_per_set": float(wedges_per_set.mean()),
+        "start_loss": l0, "low_loss_threshold": level,
+        "average_loss_rel_max": float(np.max(s["average_loss"]) / l0),
+        "average_depth_min": float(np.min(s["average_depth"])),
+        "snapshot_depth_mean": float(np.mean(member_depth)),
+        "cross_depth": float(s["cross_depth"][0]), "cross_optima": float(n_cross),
+        "runs_in_one_wedge": float(np.mean(np.all(
+            s["snapshot_wedge"] == s["snapshot_wedge"][:, -1:], axis=1))),
+    }
+    return verdict, metrics
 
 
 def plot(result: Result, fig) -> None:
-    s = result.series
-    m = result.metrics
+    s, m = result.series, result.metrics
     ax1, ax2 = fig.subplots(1, 2)
-    n_runs, n_snap = s["snapshot_loss"].shape
-    runs = np.arange(n_runs)
+    runs = s["set_runs"]
+    n_sets, n_snap = runs.shape
+    sets = np.arange(n_sets)
     jitter = np.linspace(-0.25, 0.25, n_snap)
-    floor = max(m["low_loss_threshold"] * 1e-4, 1e-300)
-    for ax, key, label in ((ax1, "loss", "loss"), (ax2, "depth", "depth min_j (w - |u_j|)")):
-        snap = s[f"snapshot_{key}"]
-        xs = runs[:, None] + jitter[None, :]
-        ys = np.maximum(snap, floor) if key == "loss" else snap
-        ax.scatter(xs.ravel(), ys.ravel(), s=6, color="0.6", label="SGD snapshots")
-        within = np.maximum(s[f"within_{key}"], floor) if key == "loss" else s[f"within_{key}"]
-        ax.scatter(runs, within, marker="D", s=30, color="C0", zorder=3,
-                   label="average of the run's snapshots")
-        across = s[f"across_{key}"][0]
-        if np.isfinite(across):
-            ax.axhline(max(across, floor) if key == "loss" else across, color="C3", ls="--",
-                       label="average of optima from different wedges")
-        ax.set_xlabel("SGD run")
+    l0 = m["start_loss"]
+    floor = 1e-12
+    hopping = result.config.get("snapshot_source") == "hopping"
+    for ax, key, label in ((ax1, "loss", "loss / L0"),
+                           (ax2, "depth", "depth min_j (w - |u_j|)")):
+        member = gather_sets(s[f"snapshot_{key}"], runs)
+        xs = sets[:, None] + jitter[None, :]
+        ys = np.maximum(member / l0, floor) if key == "loss" else member
+        ax.scatter(xs.ravel(), ys.ravel(), s=6, color="0.6",
+                   label="snapshots (hopping between runs)" if hopping else "snapshots")
+        avg = s[f"average_{key}"]
+        ax.scatter(sets, np.maximum(avg / l0, floor) if key == "loss" else avg, marker="D",
+                   s=30, color="C0", zorder=3, label="average of the set's snapshots")
+        cross = s[f"cross_{key}"][0]
+        if np.isfinite(cross):
+            ax.axhline(max(cross / l0, floor) if key == "loss" else cross, color="C3",
+                       ls="--", label="average of optima from different wedges")
+        ax.set_xlabel("averaged set")
         ax.set_ylabel(label)
     ax1.set_yscale("log")
-    ax1.axhline(m["low_loss_threshold"], color="C0", lw=0.8, ls=":", label="low-loss threshold")
-    ax1.axhline(m["high_loss_threshold"], color="C3", lw=0.8, ls=":",
-                label="high-loss threshold")
+    ax1.axhline(result.config.get("low_loss_fraction", m["low_loss_threshold"] / l0),
+                color="k", lw=0.8, ls=":", label="low-loss level")
     ax2.axhline(0.0, color="k", lw=0.8)
-    ax1.set_title("Loss (floored for the log axis)")
+    ax1.set_title(f"Loss (floored at {floor:g} for the log axis)")
     ax2.set_title("Depth inside the arg-min wedge")
     ax1.legend(fontsize="x-small")

@@ -1,37 +1,43 @@
-"""E6 on trained networks: SWA within one run against averaging independent optima.
+"""E6 on trained networks: SWA within a run, averaging independent runs, their ensemble.
 
-The toy claim (:mod:`landsim.experiments.e6_weight_averaging`): weight averaging works
-only while the averaged solutions stay in one wedge; the average of optima from different
-wedges lands between them, at high loss. Here ``n_runs`` MLPs are trained independently
-(network i of the run: its own initialisation and minibatch order, seed
-:func:`~landsim.real.experiments._setup.network_seed`) with ``optimizer`` (momentum SGD)
-at ``lr`` for ``epochs`` epochs, then continue for ``swa_epochs`` epochs at the SWA
-learning rate (``swa_schedule`` "constant" at ``swa_lr``, or "cyclic" from ``swa_lr`` down
-to ``swa_lr_min`` within every epoch, Izmailov et al. 2018), keeping a snapshot at the end
-of every SWA epoch (:func:`landsim.real.train.train` with ``keep_snapshots``).
+The toy claim (:mod:`landsim.experiments.e6_weight_averaging`; docs/claims.md, E6): weight
+averaging works only while the averaged solutions stay in one wedge; the average of optima
+from different wedges leaves the low-loss set. On networks the claim adds that ensembling
+independent runs works where averaging their weights does not.
 
-Measured (training loss in nats, accuracies on the held-out test split; batch-norm
-networks get their statistics recomputed at every averaged point with
-:func:`torch.optim.swa_utils.update_bn`):
+Measurement. ``n_runs`` MLPs are trained independently (network i: initialisation and
+minibatch order from :func:`~landsim.real.experiments._setup.network_seed`, the data split
+from the run's data stream) with ``optimizer`` at ``lr`` for ``epochs`` epochs, then
+continue for ``swa_epochs`` epochs at the SWA learning rate (``swa_schedule`` "constant"
+at ``swa_lr``, or "cyclic" from ``swa_lr`` down to ``swa_lr_min`` within every epoch,
+Izmailov et al. 2018; minibatch order from child 2 of the run's seed), keeping a snapshot
+at the end of every SWA epoch. An *averaged set* i is ``swa_epochs`` snapshots, snapshot j
+from run ``set_runs[i, j]``, and its *average* is accumulated with
+:class:`torch.optim.swa_utils.AveragedModel` (:func:`swa_average`). Measured (training
+loss in nats, accuracies on the held-out test split; batch-norm networks get their
+statistics recomputed at every point with :func:`torch.optim.swa_utils.update_bn`): every
+snapshot and every average; the *independent average*, the mean of the runs' final
+weights; the *ensemble* of the final networks (mean of their softmax outputs); the
+prediction disagreement of every pair of final networks.
 
-- each run's *SWA average*: the mean of its snapshots, accumulated with
-  :class:`torch.optim.swa_utils.AveragedModel` (:func:`swa_average`), against its
-  snapshots;
-- the *average of independent optima*: the mean of the runs' final weights (one optimum
-  per run; independent runs end in different wedges);
-- the *ensemble* of the final networks (mean of their softmax outputs) and the prediction
-  disagreement between them (fraction of test samples on which two nets' arg-max differ,
-  per pair).
+Rule (:func:`judge`), L0 the mean training loss at the runs' initialisations and f =
+``low_loss_fraction``, each part on its own: (0) every set's mean snapshot training loss is
+< f L0 (the snapshots are solutions); (1) every set's *SWA excess*
+[L(average) - mean L(snapshots)] / L0 is <= ``swa_tolerance`` (SWA within a run works);
+(2) the independent average has training loss >= f L0 (averaging independent runs fails);
+(3) the ensemble's test accuracy minus its members' mean test accuracy is >=
+``min_ensemble_gain`` (ensembling independent runs works).
 
-The claim holds when, for every run, the SWA average has training loss <= the mean
-training loss of its snapshots or test accuracy >= their mean test accuracy, and the
-average of independent optima has training loss >= ``high_loss_fraction`` x L0, L0 the
-mean training loss at the runs' initialisations (it lost most of what training gained).
+Control (``snapshot_source="hopping"``, :func:`control_config`). The same networks and
+snapshots; set i takes its j-th snapshot from run (i + j) mod n_runs, so it averages the
+weights of independent runs (different basins) instead of snapshots of one run. The
+average of independently trained networks is a bad network, so part (1) must fail.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from dataclasses import dataclass, replace
 
@@ -41,17 +47,32 @@ import torch.nn.functional as F
 
 from ..._checks import choice, int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
+from ...experiments.e6_weight_averaging import SNAPSHOT_SOURCES, gather_sets, set_runs, swa_excess
 from ...results import Result, Verdict, make_result
+from ...seeding import SeedLike, children, int_seed
 from .. import flat, train
 from ._setup import NetworkConfig, load_dataset, model_spec, network_seed, train_config
 
 ID = "E6"
-TITLE = "SWA against averaging independent optima"
+TITLE = "SWA, averaging independent runs, ensembling"
 CLAIM = ("Weight averaging (SWA) works only when the averaged solutions stay in one wedge: "
-         "averaging the snapshots of one run helps, averaging independently trained optima "
-         "gives a bad network, while ensembling them works (Fort & Jastrzebski 2019).")
+         "averaging the snapshots of one run is no worse than the snapshots, averaging "
+         "independently trained optima gives a bad network, while ensembling them works "
+         "(Fort & Jastrzebski 2019).")
+CONTROL = ("Each averaged set takes its consecutive snapshots from different independently "
+           "trained runs, so it averages the weights of independent runs (different "
+           "basins) instead of snapshots of one run: the average is a bad network and the "
+           "SWA part of the rule must fail.")
+#: The fields of the rule; :func:`control_config` never changes them.
+RULE_FIELDS = ("low_loss_fraction", "swa_tolerance", "min_ensemble_gain")
+#: Aggregated over replicates; the first is the judged SWA statistic.
+KEY_METRICS = ("swa_excess_max", "ensemble_gain", "cross_loss_rel", "snapshot_loss_rel_max",
+               "swa_test_gain_mean", "disagreement_mean")
 
 SCHEDULES = ("constant", "cyclic")
+#: Child of the run's seed that orders the minibatches of the SWA phases (children 0 and 1
+#: are the data split and the networks, :func:`._setup.run_sequences`).
+SWA_STREAM = 2
 
 
 @dataclass(frozen=True)
@@ -62,7 +83,10 @@ class Config(NetworkConfig):
     swa_lr: float = 0.05  # SWA learning rate (peak of the cyclic schedule)
     swa_lr_min: float = 0.005  # lowest cyclic rate (snapshots are taken there)
     swa_epochs: int = 10  # SWA epochs = snapshots per run
-    high_loss_fraction: float = 0.25  # verdict: independent average loss >= this x L0
+    low_loss_fraction: float = 0.25  # rule: the low-loss set is {training loss < this x L0}
+    swa_tolerance: float = 0.0  # rule: SWA excess (fraction of L0) <= this
+    min_ensemble_gain: float = 0.0  # rule: ensemble minus mean member test accuracy >= this
+    snapshot_source: str = "one_run"  # "one_run" (claim) | "hopping" (control)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -71,9 +95,12 @@ class Config(NetworkConfig):
         int_at_least("swa_epochs", self.swa_epochs, 2)
         if not isinstance(self.batchnorm, bool):
             raise ValueError(f"batchnorm must be a bool, got {self.batchnorm!r}")
-        for name in ("swa_lr", "high_loss_fraction"):
+        for name in ("swa_lr", "low_loss_fraction"):
             real_in(name, getattr(self, name), 0.0, low_open=True)
         real_in("swa_lr_min", self.swa_lr_min, 0.0, self.swa_lr, high_open=False)
+        real_in("swa_tolerance", self.swa_tolerance, 0.0)
+        real_in("min_ensemble_gain", self.min_ensemble_gain, -1.0, 1.0, high_open=False)
+        choice("snapshot_source", self.snapshot_source, SNAPSHOT_SOURCES)
 
 
 def quick_config() -> Config:
@@ -85,8 +112,11 @@ def smoke_config() -> Config:
                   swa_epochs=4)
 
 
-#: Added to a network's seed for the minibatch order of its SWA phase.
-SWA_SEED_OFFSET = 10**6
+def control_config(config: Config) -> Config:
+    """The negative control of ``config``: consecutive snapshots of each averaged set come
+    from different independent runs (``snapshot_source="hopping"``); nothing else
+    changes."""
+    return dataclasses.replace(config, snapshot_source="hopping")
 
 
 def swa_average(fm: flat.FlatModel, snapshots: torch.Tensor) -> torch.Tensor:
@@ -123,7 +153,28 @@ def _probabilities(fm: flat.FlatModel, flats: torch.Tensor, x: torch.Tensor,
     return torch.stack(out)
 
 
-def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
+def ensemble_gain(member_probabilities: torch.Tensor, labels: torch.Tensor
+                  ) -> tuple[float, float, float]:
+    """Accuracy of the ensemble (mean softmax) against the mean accuracy of its members.
+
+    Parameters
+    ----------
+    member_probabilities : Tensor, shape (k, N, K)
+        Softmax outputs of k networks on N samples.
+    labels : Tensor of int, shape (N,)
+
+    Returns
+    -------
+    (gain, ensemble_accuracy, mean_member_accuracy) : tuple of float
+        gain = ensemble_accuracy - mean_member_accuracy.
+    """
+    ens = float((member_probabilities.mean(0).argmax(-1) == labels).double().mean())
+    members = float((member_probabilities.argmax(-1) == labels).double().mean())
+    return ens - members, ens, members
+
+
+def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None
+        ) -> Result:
     cfg = config or Config()
     timer = Timer()
     ds = load_dataset(cfg, seed)
@@ -132,54 +183,53 @@ def run(config: Config | None = None, seed: int = 0, progress: Progress = None) 
                        lr_min=cfg.swa_lr_min if cfg.swa_schedule == "cyclic" else 0.0,
                        keep_snapshots=True)
     spec = replace(model_spec(cfg), batchnorm=cfg.batchnorm)
-    seeds = [network_seed(seed, i) for i in range(cfg.n_runs)]
-    snaps, averages, inits = [], [], []
+    k, S = cfg.n_runs, cfg.swa_epochs
+    swa_seeds = [int_seed(c) for c in children(children(seed, SWA_STREAM + 1)[SWA_STREAM], k)]
+    snaps, inits = [], []
     fm = None
-    deviation = 0.0
-    for i, s in enumerate(seeds):
-        report(progress, 0.8 * i / cfg.n_runs, f"run {i + 1} of {cfg.n_runs}")
+    for i in range(k):
+        report(progress, 0.8 * i / k, f"run {i + 1} of {k}")
+        s = network_seed(seed, i)
         fm = flat.FlatModel(spec.build(ds.input_shape, ds.n_classes, s), cfg.device)
         with timer("training"):
             first = train.train(fm, ds, pre, seed=s)
-            second = train.train(fm, ds, swa, seed=s + SWA_SEED_OFFSET, init=first.flat)
-        with timer("averaging"):
-            avg = swa_average(fm, second.snapshots)
-        deviation = max(deviation, float((avg.cpu() - second.snapshots.mean(0)).abs().max()))
+            second = train.train(fm, ds, swa, seed=swa_seeds[i], init=first.flat)
         inits.append(first.init)
         snaps.append(second.snapshots)
-        averages.append(avg.cpu())
-    k, S = cfg.n_runs, cfg.swa_epochs
     snap = torch.stack(snaps)  # (k, S, P)
+    runs = set_runs(k, S, cfg.snapshot_source)  # (k, S)
+    members = snap[torch.as_tensor(runs), torch.arange(S)[None, :]]  # (k, S, P)
+    with timer("averaging"):
+        averages = torch.stack([swa_average(fm, members[i]).cpu() for i in range(k)])
+    deviation = float((averages - members.mean(1)).abs().max())
     finals = snap[:, -1]  # (k, P) one optimum per run
     cross = finals.mean(0, keepdim=True)  # (1, P)
     report(progress, 0.8, "evaluating the averages and the ensemble")
     with timer("evaluation"):
-        points = torch.cat([snap.reshape(k * S, -1), torch.stack(averages), cross,
-                            torch.stack(inits)])
+        points = torch.cat([snap.reshape(k * S, -1), averages, cross, torch.stack(inits)])
         tr, te = flat.evaluate_splits(fm, points, ds)
         data = ds.to(fm.device)
-        p_tr = _probabilities(fm, finals, data.x_train, data.x_train)  # (k, N, K)
-        p_te = _probabilities(fm, finals, data.x_test, data.x_train)
+        p_te = _probabilities(fm, finals, data.x_test, data.x_train)  # (k, N_test, K)
     n_s = k * S
-    parts = {}
+    series = {"set_runs": runs}
     for split, ev in (("train", tr), ("test", te)):
         for q in ("loss", "accuracy"):
             v = getattr(ev, q)
-            parts[f"snapshot_{split}_{q}"] = v[:n_s].reshape(k, S)
-            parts[f"swa_{split}_{q}"] = v[n_s:n_s + k]
-            parts[f"cross_{split}_{q}"] = v[n_s + k:n_s + k + 1]
-    init_loss = tr.loss[n_s + k + 1:]
-    for split, p, yv in (("train", p_tr, data.y_train), ("test", p_te, data.y_test)):
-        mean_p = p.mean(0)  # (N, K)
-        parts[f"ensemble_{split}_loss"] = np.array([float(
-            F.nll_loss(mean_p.clamp_min(1e-300).log(), yv))])
-        parts[f"ensemble_{split}_accuracy"] = np.array([float(
-            (mean_p.argmax(-1) == yv).double().mean())])
+            series[f"snapshot_{split}_{q}"] = v[:n_s].reshape(k, S)
+            series[f"average_{split}_{q}"] = v[n_s:n_s + k]
+            series[f"cross_{split}_{q}"] = v[n_s + k:n_s + k + 1]
+    series["init_train_loss"] = tr.loss[n_s + k + 1:]
+    y_test = data.y_test
+    _, ens_acc, _ = ensemble_gain(p_te, y_test)
+    series["ensemble_test_accuracy"] = np.array([ens_acc])
+    series["ensemble_test_loss"] = np.array([float(
+        F.nll_loss(p_te.mean(0).clamp_min(1e-300).log(), y_test))])
+    series["member_test_accuracy"] = (p_te.argmax(-1) == y_test).double().mean(1).cpu().numpy()
     pred = p_te.argmax(-1)  # (k, N_test)
     disagree = np.zeros((k, k))
     for a, b in itertools.combinations(range(k), 2):
         disagree[a, b] = disagree[b, a] = float((pred[a] != pred[b]).double().mean())
-    series = {**parts, "init_train_loss": init_loss, "disagreement": disagree}
+    series["disagreement"] = disagree
     verdict, metrics = judge(cfg, series)
     metrics["swa_mean_deviation"] = deviation
     metrics["n_params"] = float(fm.n_params)
@@ -189,50 +239,76 @@ def run(config: Config | None = None, seed: int = 0, progress: Progress = None) 
 
 
 def judge(cfg: Config, s: dict) -> tuple[Verdict, dict[str, float]]:
-    """The verdict and its metrics from the stored series ``s`` (see :func:`run`)."""
-    snap_loss = s["snapshot_train_loss"].mean(axis=1)  # (k,) per run
-    snap_acc = s["snapshot_test_accuracy"].mean(axis=1)
-    swa_loss, swa_acc = s["swa_train_loss"], s["swa_test_accuracy"]
-    better = (swa_loss <= snap_loss) | (swa_acc >= snap_acc)
+    """The rule of docs/claims.md (E6, real) on the stored series ``s`` of :func:`run`.
+
+    Parameters
+    ----------
+    cfg : Config
+    s : dict of str to ndarray
+        ``set_runs`` (k, S); ``snapshot_train_loss``, ``snapshot_test_accuracy`` (k, S) per
+        run; ``average_train_loss``, ``average_test_accuracy`` (k,) per averaged set;
+        ``cross_train_loss`` (1,); ``init_train_loss`` (k,); ``ensemble_test_accuracy``
+        (1,); ``member_test_accuracy`` (k,) of the final networks; ``disagreement`` (k, k).
+
+    Returns
+    -------
+    (Verdict, dict of str to float)
+    """
     l0 = float(np.mean(s["init_train_loss"]))
-    high = cfg.high_loss_fraction * l0
+    runs = s["set_runs"]
+    member_loss = gather_sets(s["snapshot_train_loss"], runs)  # (k, S)
+    member_test = gather_sets(s["snapshot_test_accuracy"], runs)
+    level = cfg.low_loss_fraction * l0
+    snapshot_rel = member_loss.mean(axis=1) / l0  # (k,)
+    excess = swa_excess(s["average_train_loss"], member_loss, l0)
+    swa_test_gain = s["average_test_accuracy"] - member_test.mean(axis=1)
     cross_loss = float(s["cross_train_loss"][0])
-    k = swa_loss.size
-    pairs = s["disagreement"][np.triu_indices(k, 1)]
-    holds = bool(better.all() and cross_loss >= high)
-    final_acc = s["snapshot_test_accuracy"][:, -1]
+    member_acc = np.asarray(s["member_test_accuracy"], dtype=np.float64)
+    ens_acc = float(s["ensemble_test_accuracy"][0])
+    gain = ens_acc - float(member_acc.mean())
+    k = excess.size
+    pairs = s["disagreement"][np.triu_indices(s["disagreement"].shape[0], 1)]
+    solutions = bool(np.all(snapshot_rel < cfg.low_loss_fraction))
+    swa_ok = excess <= cfg.swa_tolerance
+    across = cross_loss >= level
+    ensembling = gain >= cfg.min_ensemble_gain
+    holds = bool(solutions and np.all(swa_ok) and across and ensembling)
     verdict = Verdict(
         holds=holds,
-        rule=f"every run's SWA average has training loss <= its snapshots' mean or test "
-             f"accuracy >= their mean, and the average of the independent optima has "
-             f"training loss >= {cfg.high_loss_fraction:g} L0 (L0 = mean loss at "
-             f"initialisation = {l0:.3g}, so >= {high:.3g})",
-        evidence=f"{int(better.sum())}/{k} SWA averages do at least as well as their "
-                 f"snapshots (training loss {swa_loss.min():.3g} .. {swa_loss.max():.3g} "
-                 f"against snapshot means {snap_loss.min():.3g} .. {snap_loss.max():.3g}; "
-                 f"test accuracy {swa_acc.min():.3f} .. {swa_acc.max():.3f} against "
-                 f"{snap_acc.min():.3f} .. {snap_acc.max():.3f}); the average of the {k} "
-                 f"independent optima has training loss {cross_loss:.3g} and test accuracy "
-                 f"{s['cross_test_accuracy'][0]:.3f}, while their ensemble reaches test "
-                 f"accuracy {s['ensemble_test_accuracy'][0]:.3f} (single nets "
-                 f"{final_acc.min():.3f} .. {final_acc.max():.3f}; they disagree on "
-                 f"{pairs.mean():.3f} of the test samples on average).")
+        rule=f"with L0 = {l0:.3g} the mean training loss at initialisation and the "
+             f"low-loss set training loss < {cfg.low_loss_fraction:g} L0 = {level:.3g}, each "
+             f"part on its own: (0) every averaged set's mean snapshot training loss is in "
+             f"the low-loss set; (1) every set's average has training loss - mean snapshot "
+             f"training loss <= {cfg.swa_tolerance:g} L0; (2) the average of the "
+             f"independent optima has training loss >= {level:.3g}; (3) their ensemble's "
+             f"test accuracy - its members' mean >= {cfg.min_ensemble_gain:g}",
+        evidence=f"(0) mean snapshot training loss of a set up to {snapshot_rel.max():.3g} L0; "
+                 f"(1) SWA excess {excess.min():.3g} .. {excess.max():.3g} L0 "
+                 f"({int(swa_ok.sum())}/{k} sets within tolerance; test accuracy of the "
+                 f"averages minus their snapshots' mean {swa_test_gain.min():+.3f} .. "
+                 f"{swa_test_gain.max():+.3f}); (2) the average of the {member_acc.size} "
+                 f"independent optima has training loss {cross_loss:.3g} = "
+                 f"{cross_loss / l0:.3g} L0 and test accuracy "
+                 f"{float(s['cross_test_accuracy'][0]):.3f}; (3) their ensemble reaches test "
+                 f"accuracy {ens_acc:.3f} against {member_acc.mean():.3f} for its members "
+                 f"({member_acc.min():.3f} .. {member_acc.max():.3f}; gain {gain:+.3f}; they "
+                 f"disagree on {pairs.mean():.3f} of the test samples on average).")
     metrics = {
-        "init_loss": l0, "high_loss_threshold": high,
-        "swa_train_loss_max": float(swa_loss.max()),
-        "swa_train_loss_mean": float(swa_loss.mean()),
-        "snapshot_train_loss_mean": float(snap_loss.mean()),
-        "swa_loss_gain_min": float(np.min(snap_loss - swa_loss)),
-        "swa_test_accuracy_mean": float(swa_acc.mean()),
-        "snapshot_test_accuracy_mean": float(snap_acc.mean()),
-        "optimum_test_accuracy_mean": float(final_acc.mean()),
-        "runs_swa_at_least_as_good": float(better.sum()),
-        "cross_train_loss": cross_loss,
-        "cross_train_accuracy": float(s["cross_train_accuracy"][0]),
-        "cross_test_accuracy": float(s["cross_test_accuracy"][0]),
-        "ensemble_test_accuracy": float(s["ensemble_test_accuracy"][0]),
-        "ensemble_test_loss": float(s["ensemble_test_loss"][0]),
+        "swa_excess_max": float(excess.max()), "ensemble_gain": gain,
+        "cross_loss_rel": cross_loss / l0, "snapshot_loss_rel_max": float(snapshot_rel.max()),
+        "swa_test_gain_mean": float(swa_test_gain.mean()),
         "disagreement_mean": float(pairs.mean()),
+        "init_loss": l0, "low_loss_threshold": level,
+        "average_train_loss_max": float(np.max(s["average_train_loss"])),
+        "snapshot_train_loss_mean": float(member_loss.mean()),
+        "average_test_accuracy_mean": float(np.mean(s["average_test_accuracy"])),
+        "snapshot_test_accuracy_mean": float(member_test.mean()),
+        "optimum_test_accuracy_mean": float(member_acc.mean()),
+        "cross_train_loss": cross_loss,
+        "cross_test_accuracy": float(s["cross_test_accuracy"][0]),
+        "ensemble_test_accuracy": ens_acc,
+        "ensemble_test_loss": float(s["ensemble_test_loss"][0]),
+        "sets_within_tolerance": float(swa_ok.sum()),
     }
     return verdict, metrics
 
@@ -240,28 +316,31 @@ def judge(cfg: Config, s: dict) -> tuple[Verdict, dict[str, float]]:
 def plot(result: Result, fig) -> None:
     s, m = result.series, result.metrics
     ax1, ax2 = fig.subplots(1, 2)
-    k, S = s["snapshot_train_loss"].shape
-    runs = np.arange(k)
+    runs = s["set_runs"]
+    k, S = runs.shape
+    sets = np.arange(k)
     jitter = np.linspace(-0.25, 0.25, S)
-    xs = (runs[:, None] + jitter[None, :]).ravel()
+    xs = (sets[:, None] + jitter[None, :]).ravel()
+    hopping = result.config.get("snapshot_source") == "hopping"
     for ax, key, label in ((ax1, "train_loss", "training loss (nats)"),
                            (ax2, "test_accuracy", "test accuracy")):
-        ax.scatter(xs, s[f"snapshot_{key}"].ravel(), s=8, color="0.6",
-                   label="snapshots of the run")
-        ax.scatter(runs + 0.25, s[f"snapshot_{key}"][:, -1], marker="x", s=30, color="k",
-                   zorder=3, label="final optimum of the run")
-        ax.scatter(runs, s[f"swa_{key}"], marker="D", s=34, color="C0", zorder=4,
-                   label="SWA average of the run")
+        ax.scatter(xs, gather_sets(s[f"snapshot_{key}"], runs).ravel(), s=8, color="0.6",
+                   label="snapshots (hopping between runs)" if hopping
+                   else "snapshots of the run")
+        ax.scatter(sets + 0.25, s[f"snapshot_{key}"][:, -1], marker="x", s=30, color="k",
+                   zorder=3, label="final optimum of run i")
+        ax.scatter(sets, s[f"average_{key}"], marker="D", s=34, color="C0", zorder=4,
+                   label="average of the set (SWA)")
         ax.axhline(s[f"cross_{key}"][0], color="C3", ls="--",
                    label="average of the independent optima")
-        ax.axhline(s[f"ensemble_{key}"][0], color="C2", ls="-.",
-                   label="ensemble of the independent optima")
-        ax.set_xticks(runs, [str(i) for i in runs])
-        ax.set_xlabel("independent run")
+        ax.set_xticks(sets, [str(i) for i in sets])
+        ax.set_xlabel("averaged set")
         ax.set_ylabel(label)
-    ax1.axhline(m["high_loss_threshold"], color="C3", lw=0.8, ls=":",
-                label="high-loss threshold")
+    ax2.axhline(s["ensemble_test_accuracy"][0], color="C2", ls="-.",
+                label="ensemble of the independent optima")
+    ax1.axhline(m["low_loss_threshold"], color="k", lw=0.8, ls=":", label="low-loss level")
     ax1.set_yscale("log")
     ax1.set_title("Training loss")
     ax2.set_title(f"Test accuracy (nets disagree on {m['disagreement_mean']:.1%})")
     ax1.legend(fontsize="x-small")
+    ax2.legend(fontsize="x-small")
