@@ -1,103 +1,163 @@
-"""E7: learning rate, gradient noise and L2 steer the optimiser's path alike.
+"""E7: learning rate, gradient noise and L2 move the end point along one curvature curve.
 
-Fort & Jastrzebski (2019) report that the learning rate, the network width and L2
-regularisation move the optimiser's path in the same way and change the large-scale
-curvature it sees. On the toy landscape the knobs are the SGD step size ``lr``, the
-gradient-noise scale ``noise_std`` and the L2 strength ``l2`` (``l2 ||x||^2 / 2`` added to
-the loss). Each is swept on its own from the base config (``lr``, ``noise_std``, ``l2``)
-over ``lr_values``, ``noise_values`` and ``l2_values``; every setting runs the same
-``n_runs`` starts (uniform on the sphere of radius ``radius``) with the same noise stream
-(common random numbers) for ``steps`` SGD steps.
+The paper (Fort & Jastrzebski 2019) says that the learning rate, the network width and L2
+"affect the path the optimizer takes through the landscape in similar ways, influencing
+the large-scale curvature of the regions the optimizer explores". docs/claims.md (E7)
+fixes the reading that is judged (reading A): the knobs act through **one variable**, the
+end radius |x_T|, so the points (end radius, large-scale curvature) of all the sweeps fall
+on one monotone curve, and every knob moves the end radius. Reading B (every knob moves
+the curvature the same way) is reported, not judged.
 
-Measured per run, then averaged over the runs:
+Measurement. SGD with the gradient noise added to the step, not scaled by it::
 
-- final radius ||x_T||;
-- path length: the sum of the step norms sum_t ||x_{t+1} - x_t|| over every step
-  (descent one step at a time, :func:`landsim.descent.descend` with ``steps=1``, each
-  step's norm being that call's ``distance``);
-- local width w = eps0 + eps1 r of the arg-min wedge at x_T (r its long radius);
-- curvature: :func:`landsim.geometry.directional_curvature` at x_T along
-  ``n_curvature_directions`` random Gaussian directions, averaged.
+    x <- x - lr (grad L(x) + l2 x) + noise_std xi,    xi ~ N(0, I_D)
 
-The direction of each knob's effect is the sign of the Spearman rank correlation between
-the knob's values and the mean final width, counted only when |rho| >=
-``min_abs_correlation`` (else 0, "no clear effect"). The claim holds iff all three knobs
-have the same non-zero sign. It is reported as measured: in this model noise moves the
-path outwards (a random walk along the long directions) and a larger step amplifies that
-noise, while L2 pulls the path towards the origin, where the wedges are narrower.
+so that lr, noise_std and l2 are three separate knobs (the toy has no network width; the
+noise scale stands in for it, see docs/claims.md). Each knob is swept alone over
+``lr_values``, ``noise_values`` and ``l2_values``, the others at the base (``lr``,
+``noise_std``, ``l2``); every setting runs the same ``n_runs`` starts (uniform on the
+sphere of radius ``radius``) with the same noise draws (common random numbers) for
+``steps`` steps. At each end point x:
+
+- end radius |x|;
+- large-scale curvature c = 2 mean_v [L(x + delta v) - L(x)] / delta^2 over
+  ``n_probe_directions`` random unit directions v at delta = ``probe_length``
+  (:func:`probe_curvature`; the same directions in every setting);
+- top Hessian eigenvalue (largest in magnitude) by power iteration on
+  :func:`landsim.geometry.hvp` (reported, not judged);
+- the local width eps0 + eps1 r of the arg-min wedge and the landscape loss (reported).
+
+Rule (:func:`rule_metrics`, :func:`judge`, shared with the real E7): over the pooled
+setting means of all three sweeps, |Spearman(r, c)| >= ``min_pooled_rank_corr``; the
+knob-offset share F (the variance of log c explained by a per-knob offset beyond one
+quadratic curve of log c in log r, :func:`knob_offset_share`) <= ``max_knob_offset_share``;
+max/min of c >= ``min_curvature_ratio``; and for every knob max/min of its mean end radius
+>= ``min_radius_ratio``.
+
+Control (:func:`control_config`): ``eps1 = 0``, slabs instead of wedges: the width does
+not change with the radius, so the curvature cannot follow the end radius and the rule must
+fail.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import descent, geometry
+from .. import geometry
 from .._checks import int_at_least, real_in
+from ..descent import init_at_radius
 from ..results import Result, Verdict, make_result
+from ..seeding import SeedLike, streams
 from ..spec import random_landscape
 from ._common import Progress, Timer, check_landscape_fields, report
 from .e6_weight_averaging import wedge_depth
 
 ID = "E7"
 TITLE = "Learning rate, noise and L2"
-CLAIM = ("The learning rate, (gradient) noise and L2 regularisation move the optimiser's "
-         "path alike and change the local width and curvature it ends in "
-         "(Fort & Jastrzebski 2019).")
+CLAIM = ("The learning rate, the gradient noise (the toy's stand-in for width) and L2 "
+         "move the optimiser's end point along one curve of large-scale curvature against "
+         "end radius (Fort & Jastrzebski 2019; reading A of docs/claims.md).")
+CONTROL = ("eps1 = 0 (slabs, not wedges): the width, hence the large-scale curvature, does "
+           "not change with the radius, so the knobs cannot move the curvature along one "
+           "radius curve and the rule must fail.")
 
 KNOBS = ("lr", "noise_std", "l2")
+RULE_FIELDS = ("probe_length", "min_pooled_rank_corr", "max_knob_offset_share",
+               "min_curvature_ratio", "min_radius_ratio", "min_direction_corr")
+KEY_METRICS = ("knob_offset_share", "pooled_rank_corr", "curvature_ratio",
+               "min_knob_radius_ratio", "same_direction")
+
+
+def check_sweep(name: str, values, low_open: bool, integer: bool = False) -> tuple:
+    """A validated, strictly increasing sweep of at least 3 values, as a tuple."""
+    if not isinstance(values, (tuple, list)) or len(values) < 3:
+        raise ValueError(f"{name} must be a sequence of at least 3 values, got {values!r}")
+    if integer:
+        checked = tuple(int_at_least(f"{name}[{i}]", v, 1) for i, v in enumerate(values))
+    else:
+        checked = tuple(real_in(f"{name}[{i}]", v, 0.0, low_open=low_open)
+                        for i, v in enumerate(values))
+    if any(b <= a for a, b in zip(checked, checked[1:])):
+        raise ValueError(f"{name} must be strictly increasing, got {list(checked)}")
+    return checked
+
+
+def check_rule_fields(cfg) -> None:
+    """Validate the rule's thresholds (shared by the toy and real Configs)."""
+    real_in("probe_length", cfg.probe_length, 0.0, low_open=True)
+    int_at_least("n_probe_directions", cfg.n_probe_directions, 1)
+    real_in("min_pooled_rank_corr", cfg.min_pooled_rank_corr, 0.0, 1.0, high_open=False)
+    real_in("max_knob_offset_share", cfg.max_knob_offset_share, 0.0, 1.0, high_open=False)
+    real_in("min_curvature_ratio", cfg.min_curvature_ratio, 1.0)
+    real_in("min_radius_ratio", cfg.min_radius_ratio, 1.0)
+    real_in("min_direction_corr", cfg.min_direction_corr, 0.0, 1.0, high_open=False)
 
 
 @dataclass(frozen=True)
 class Config:
+    """World (landscape, starts, SGD, sweeps) and rule (thresholds) of toy E7."""
+
     dim: int = 1000  # D
     n_wedges: int = 4  # K
     n_short: int = 100  # s per wedge
     eps0: float = 0.01  # width at r = 0
-    eps1: float = 0.01  # width growth per unit long radius (narrow: << sqrt(2 log s / n))
+    eps1: float = 0.01  # width growth per unit long radius (control: 0)
     radius: float = 10.0  # radius of the random starts
     n_runs: int = 8  # starts per setting (the same for every setting)
     steps: int = 400  # SGD steps per run
     lr: float = 0.1  # base step size
-    noise_std: float = 0.1  # base gradient-noise standard deviation per coordinate
-    l2: float = 1e-3  # base L2 strength
+    noise_std: float = 0.05  # base step noise per coordinate (not scaled by lr)
+    l2: float = 4e-3  # base L2 strength
     lr_values: tuple[float, ...] = (0.025, 0.05, 0.1, 0.2, 0.4)  # lr sweep
-    noise_values: tuple[float, ...] = (0.025, 0.05, 0.1, 0.2, 0.4)  # noise_std sweep
-    l2_values: tuple[float, ...] = (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3)  # l2 sweep
-    n_curvature_directions: int = 8  # random directions per end point
-    min_abs_correlation: float = 0.5  # |Spearman rho| needed to count a direction
+    noise_values: tuple[float, ...] = (0.0125, 0.025, 0.05, 0.1, 0.2)  # noise_std sweep
+    l2_values: tuple[float, ...] = (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)  # l2 sweep
+    hessian_iters: int = 20  # power iterations for the top Hessian eigenvalue (reported)
+    n_probe_directions: int = 8  # random directions per end point
+    probe_length: float = 5.0  # rule: the fixed step length delta of the curvature probe
+    min_pooled_rank_corr: float = 0.8  # rule: |Spearman(r, c)| over the pooled settings
+    max_knob_offset_share: float = 0.1  # rule: variance share of log c left to the knob
+    min_curvature_ratio: float = 1.25  # rule: max / min of the pooled c
+    min_radius_ratio: float = 1.05  # rule: max / min end radius within every sweep
+    min_direction_corr: float = 0.5  # reading B (reported): |rho| of a knob with c
 
     def __post_init__(self) -> None:
         check_landscape_fields(self)
-        for name in ("n_runs", "steps", "n_curvature_directions"):
+        for name in ("n_runs", "steps", "hessian_iters"):
             int_at_least(name, getattr(self, name), 1)
         for name in ("noise_std", "l2"):
             real_in(name, getattr(self, name), 0.0)
         for name in ("radius", "lr"):
             real_in(name, getattr(self, name), 0.0, low_open=True)
-        real_in("min_abs_correlation", self.min_abs_correlation, 0.0, 1.0, high_open=False)
+        check_rule_fields(self)
         for name, low_open in (("lr_values", True), ("noise_values", False),
                                ("l2_values", False)):
-            values = getattr(self, name)
-            if not isinstance(values, (tuple, list)) or len(values) < 3:
-                raise ValueError(f"{name} must be a sequence of at least 3 values, got "
-                                 f"{values!r}")
-            checked = tuple(real_in(f"{name}[{i}]", v, 0.0, low_open=low_open)
-                            for i, v in enumerate(values))
-            if any(b <= a for a, b in zip(checked, checked[1:])):
-                raise ValueError(f"{name} must be strictly increasing, got {list(checked)}")
-            object.__setattr__(self, name, checked)
+            object.__setattr__(self, name, check_sweep(name, getattr(self, name), low_open))
 
 
 def quick_config() -> Config:
+    """A smaller landscape, fewer runs, steps and settings."""
     return Config(dim=400, n_wedges=3, n_short=40, n_runs=4, steps=200,
-                  lr_values=(0.05, 0.1, 0.2, 0.4), noise_values=(0.05, 0.1, 0.2, 0.4),
-                  l2_values=(5e-4, 1e-3, 2e-3, 4e-3), n_curvature_directions=4)
+                  lr_values=(0.05, 0.1, 0.2, 0.4), noise_values=(0.025, 0.05, 0.1, 0.2),
+                  l2_values=(2e-3, 4e-3, 8e-3, 1.6e-2), n_probe_directions=4)
 
 
+def control_config(config: Config) -> Config:
+    """The negative control: the same world with eps1 = 0 (slabs, not wedges)."""
+    return dataclasses.replace(config, eps1=0.0)
+
+
+# --------------------------------------------------------------------- statistics
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); 0 if either is constant."""
+    """Spearman rank correlation (average ranks for ties); 0 if either is constant.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+    """
     def ranks(a):
         a = np.asarray(a, dtype=np.float64)
         order = np.argsort(a, kind="stable")
@@ -114,106 +174,304 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(rx * ry) / den) if den > 0 else 0.0
 
 
-def sgd_path(spec, x0: np.ndarray, cfg: descent.DescentConfig, steps: int,
-             seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run SGD one step at a time; returns (final points (B, D), path lengths (B,),
-    final landscape losses (B,))."""
-    rng = np.random.default_rng(seed)
-    one = cfg.replace(steps=1, record_every=1)
-    x = x0
-    length = np.zeros(x0.shape[0])
-    for _ in range(steps):
-        traj = descent.descend(spec, x, one, seed=rng)
-        length += traj.distance[-1]
-        x = traj.final_x
-    return x, length, traj.final_loss
+def _rss(design: np.ndarray, y: np.ndarray) -> float:
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    return float(resid @ resid)
 
 
-def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
+def knob_offset_share(log_r: np.ndarray, log_c: np.ndarray,
+                      groups: np.ndarray) -> tuple[float, float]:
+    """How much of log c the knob explains beyond one curve of log r.
+
+    One curve: log c ~ a + b t + q t^2 with t = log r centred and scaled (RSS_pooled).
+    The same curve with a separate offset per group (knob) (RSS_offsets).
+
+    Parameters
+    ----------
+    log_r, log_c : ndarray, shape (n,)
+        Pooled points of all sweeps.
+    groups : ndarray of int, shape (n,)
+        The sweep (knob) of each point.
+
+    Returns
+    -------
+    (share, pooled_r2) : tuple of float
+        share = (RSS_pooled - RSS_offsets) / TSS and pooled_r2 = 1 - RSS_pooled / TSS,
+        with TSS the total sum of squares of log c; both NaN when log c is constant.
+    """
+    log_r = np.asarray(log_r, dtype=np.float64)
+    log_c = np.asarray(log_c, dtype=np.float64)
+    groups = np.asarray(groups)
+    tss = float(np.sum((log_c - log_c.mean()) ** 2))
+    if not np.isfinite(tss) or tss <= 0.0:
+        return float("nan"), float("nan")
+    spread = log_r.std()
+    t = (log_r - log_r.mean()) / (spread if spread > 0 else 1.0)
+    curve = np.column_stack([np.ones_like(t), t, t * t])
+    labels = np.unique(groups)
+    offsets = np.column_stack([curve] + [(groups == g).astype(np.float64)
+                                         for g in labels[1:]])
+    rss_pooled, rss_offsets = _rss(curve, log_c), _rss(offsets, log_c)
+    return (max(rss_pooled - rss_offsets, 0.0) / tss, 1.0 - rss_pooled / tss)
+
+
+def rule_metrics(sweeps: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 min_direction_corr: float) -> dict[str, float]:
+    """The statistics of the rule from the setting means of every sweep.
+
+    Parameters
+    ----------
+    sweeps : mapping knob -> (values (n_k,), end radius (n_k,), curvature c (n_k,))
+        Setting means, in sweep order.
+    min_direction_corr : float
+        |rho| a knob needs for reading B to count its direction.
+
+    Returns
+    -------
+    dict
+        ``pooled_rank_corr``, ``knob_offset_share``, ``pooled_r2``, ``curvature_ratio``,
+        ``min_knob_radius_ratio``, ``same_direction`` and per knob ``<knob>_rho_curvature``,
+        ``<knob>_rho_radius``, ``<knob>_radius_ratio``, ``<knob>_direction`` (-1, 0, 1).
+    """
+    radius = np.concatenate([np.asarray(s[1], dtype=np.float64) for s in sweeps.values()])
+    curv = np.concatenate([np.asarray(s[2], dtype=np.float64) for s in sweeps.values()])
+    groups = np.concatenate([np.full(len(s[1]), i) for i, s in enumerate(sweeps.values())])
+    m: dict[str, float] = {}
+    positive = bool(np.all(radius > 0) and np.all(curv > 0) and np.all(np.isfinite(curv)))
+    m["pooled_rank_corr"] = spearman(radius, curv)
+    if positive:
+        share, r2 = knob_offset_share(np.log(radius), np.log(curv), groups)
+        m["curvature_ratio"] = float(curv.max() / curv.min())
+    else:  # a non-positive curvature has no log: the one-curve test cannot be passed
+        share, r2 = float("nan"), float("nan")
+        m["curvature_ratio"] = float("nan")
+    m["knob_offset_share"], m["pooled_r2"] = share, r2
+    directions = []
+    ratios = []
+    for knob, (values, r, c) in sweeps.items():
+        r = np.asarray(r, dtype=np.float64)
+        m[f"{knob}_rho_curvature"] = spearman(values, c)
+        m[f"{knob}_rho_radius"] = spearman(values, r)
+        ratio = float(r.max() / r.min()) if np.all(r > 0) else float("nan")
+        m[f"{knob}_radius_ratio"] = ratio
+        ratios.append(ratio)
+        rho = m[f"{knob}_rho_curvature"]
+        direction = int(np.sign(rho)) if abs(rho) >= min_direction_corr else 0
+        m[f"{knob}_direction"] = float(direction)
+        directions.append(direction)
+    m["min_knob_radius_ratio"] = float(min(ratios))
+    m["same_direction"] = float(directions[0] != 0 and len(set(directions)) == 1)
+    return m
+
+
+def judge(cfg, metrics: Mapping[str, float], knobs: Sequence[str]) -> Verdict:
+    """The verdict of reading A from :func:`rule_metrics` (toy and real, both arms).
+
+    Holds iff |pooled_rank_corr| >= cfg.min_pooled_rank_corr, knob_offset_share <=
+    cfg.max_knob_offset_share, curvature_ratio >= cfg.min_curvature_ratio and every
+    knob's radius ratio >= cfg.min_radius_ratio (NaN fails).
+    """
+    m = metrics
+    parts = {
+        "monotone": abs(m["pooled_rank_corr"]) >= cfg.min_pooled_rank_corr,
+        "one curve": bool(m["knob_offset_share"] <= cfg.max_knob_offset_share),
+        "curvature moves": bool(m["curvature_ratio"] >= cfg.min_curvature_ratio),
+        "every knob moves the radius": bool(m["min_knob_radius_ratio"]
+                                            >= cfg.min_radius_ratio),
+    }
+    holds = all(parts.values())
+    failed = [name for name, ok in parts.items() if not ok]
+    words = {1: "raises", -1: "lowers", 0: "has no clear effect on"}
+    per_knob = "; ".join(
+        f"{knob}: radius x{m[f'{knob}_radius_ratio']:.3g} (rho {m[f'{knob}_rho_radius']:+.2f}),"
+        f" {words[int(m[f'{knob}_direction'])]} c (rho {m[f'{knob}_rho_curvature']:+.2f})"
+        for knob in knobs)
+    evidence = (f"pooled Spearman(r, c) = {m['pooled_rank_corr']:+.3f}, knob-offset share "
+                f"F = {m['knob_offset_share']:.3g} (pooled R^2 {m['pooled_r2']:.3g}), c "
+                f"max/min = {m['curvature_ratio']:.3g}, smallest radius max/min = "
+                f"{m['min_knob_radius_ratio']:.3g}; {per_knob}; reading B (same "
+                f"direction): {'yes' if m['same_direction'] else 'no'}; "
+                + ("all parts hold" if holds else "fails: " + ", ".join(failed)) + ".")
+    rule = (f"reading A: over the pooled settings of all three sweeps |Spearman(end radius, "
+            f"curvature c at step {cfg.probe_length:g})| >= {cfg.min_pooled_rank_corr:g}, "
+            f"knob-offset share of log c beyond one quadratic curve in log r <= "
+            f"{cfg.max_knob_offset_share:g}, c max/min >= {cfg.min_curvature_ratio:g}, and "
+            f"every knob moves the mean end radius by max/min >= {cfg.min_radius_ratio:g}")
+    return Verdict(holds=holds, rule=rule, evidence=evidence)
+
+
+# --------------------------------------------------------------------- measurement
+def sgd_path(spec, x0: np.ndarray, lr: float, noise_std: float, l2: float,
+             noise: np.ndarray) -> np.ndarray:
+    """SGD with step noise not scaled by the step size.
+
+    x <- x - lr (grad L(x) + l2 x) + noise_std noise[t], for t = 0 .. T - 1.
+
+    Parameters
+    ----------
+    spec : LandscapeSpec
+    x0 : ndarray, shape (B, D)
+    lr, noise_std, l2 : float
+    noise : ndarray, shape (T, B, D)
+        Standard normal draws, one per step.
+
+    Returns
+    -------
+    ndarray, shape (B, D)
+        The end points.
+    """
+    x = np.array(x0, dtype=np.float64)
+    for xi in noise:
+        g = geometry.gradient(spec, x)
+        if l2 > 0:
+            g += l2 * x
+        x -= lr * g
+        if noise_std > 0:
+            x += noise_std * xi
+    return x
+
+
+def probe_curvature(spec, X: np.ndarray, V: np.ndarray, length: float) -> np.ndarray:
+    """Large-scale curvature 2 mean_v [L(x + length v) - L(x)] / length^2.
+
+    Parameters
+    ----------
+    spec : LandscapeSpec
+    X : ndarray, shape (B, D)
+    V : ndarray, shape (B, M, D)
+        Unit directions, M per point.
+    length : float
+
+    Returns
+    -------
+    ndarray, shape (B,)
+    """
+    B, M, D = V.shape
+    base = geometry.loss(spec, X)
+    moved = geometry.loss(spec, (X[:, None, :] + length * V).reshape(B * M, D)).reshape(B, M)
+    return 2.0 * (moved - base[:, None]).mean(axis=1) / length**2
+
+
+def top_eigenvalue(spec, X: np.ndarray, v0: np.ndarray, iters: int) -> np.ndarray:
+    """Largest-magnitude Hessian eigenvalue at each point by power iteration.
+
+    Parameters
+    ----------
+    X, v0 : ndarray, shape (B, D)
+        Points and start vectors.
+    iters : int
+
+    Returns
+    -------
+    ndarray, shape (B,)
+        The Rayleigh quotient v^T H v of the last iterate (0 where H v = 0).
+    """
+    v = v0 / np.linalg.norm(v0, axis=1, keepdims=True)
+    lam = np.zeros(X.shape[0])
+    for _ in range(iters):
+        hv = geometry.hvp(spec, X, v)
+        lam = np.sum(v * hv, axis=1)
+        norm = np.linalg.norm(hv, axis=1, keepdims=True)
+        v = np.where(norm > 0, hv / np.where(norm > 0, norm, 1.0), v)
+    return lam
+
+
+def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None) -> Result:
+    """Sweep lr, noise_std and l2 alone; judge reading A (see the module docstring)."""
     cfg = config or Config()
     timer = Timer()
     report(progress, 0.0, "building the landscape")
+    rng = streams(seed, ("landscape", "starts", "noise", "probes", "hessian"))
     spec = random_landscape(cfg.dim, cfg.n_wedges, cfg.n_short, eps0=cfg.eps0, eps1=cfg.eps1,
-                            seed=seed)
-    start_rng, dir_rng = np.random.default_rng(seed).spawn(2)
-    x0 = descent.init_at_radius(cfg.dim, cfg.radius, cfg.n_runs, seed=start_rng)
-    noise_seed = seed + 1  # the same noise stream for every setting
-    base = descent.DescentConfig(optimizer="sgd", lr=cfg.lr, noise_std=cfg.noise_std,
-                                 l2=cfg.l2)
-    V = dir_rng.standard_normal((cfg.n_runs * cfg.n_curvature_directions, cfg.dim))
+                            seed=rng["landscape"])
+    x0 = init_at_radius(cfg.dim, cfg.radius, cfg.n_runs, seed=rng["starts"])
+    noise = rng["noise"].standard_normal((cfg.steps, cfg.n_runs, cfg.dim))
+    V = rng["probes"].standard_normal((cfg.n_runs, cfg.n_probe_directions, cfg.dim))
+    V /= np.linalg.norm(V, axis=2, keepdims=True)
+    v0 = rng["hessian"].standard_normal((cfg.n_runs, cfg.dim))
     sweeps = {"lr": cfg.lr_values, "noise_std": cfg.noise_values, "l2": cfg.l2_values}
     total = sum(len(v) for v in sweeps.values())
     done = 0
     series: dict[str, np.ndarray] = {}
-    metrics: dict[str, float] = {}
-    signs = {}
+    quantities = ("radius", "curvature", "top_eigenvalue", "width", "loss")
+    ends: list[np.ndarray] = []  # end points (n_runs, D) of every setting, in sweep order
     for knob, values in sweeps.items():
-        out = {q: np.zeros((len(values), cfg.n_runs)) for q in
-               ("radius", "path_length", "width", "curvature", "loss")}
+        out = {q: np.zeros((len(values), cfg.n_runs)) for q in quantities}
         for i, value in enumerate(values):
             report(progress, done / total, f"{knob} = {value:g}")
             done += 1
+            knobs = {"lr": cfg.lr, "noise_std": cfg.noise_std, "l2": cfg.l2, knob: value}
             with timer("descent"):
-                x, length, loss = sgd_path(spec, x0, base.replace(**{knob: value}), cfg.steps,
-                                           noise_seed)
-            with timer("geometry"):
+                x = sgd_path(spec, x0, knobs["lr"], knobs["noise_std"], knobs["l2"], noise)
+            with timer("curvature"):
+                out["curvature"][i] = probe_curvature(spec, x, V, cfg.probe_length)
                 at = wedge_depth(spec, x)
-                X = np.repeat(x, cfg.n_curvature_directions, axis=0)
-                curv = geometry.directional_curvature(spec, X, V).reshape(
-                    cfg.n_runs, cfg.n_curvature_directions).mean(axis=1)
+            ends.append(x)
             out["radius"][i] = np.linalg.norm(x, axis=1)
-            out["path_length"][i] = length
             out["width"][i] = at.width
-            out["curvature"][i] = curv
-            out["loss"][i] = loss
+            out["loss"][i] = geometry.loss(spec, x)
         series[f"{knob}_values"] = np.asarray(values, dtype=np.float64)
         for q, arr in out.items():
-            series[f"{knob}_{q}"] = arr.mean(axis=1)  # mean over the runs, per value
-        series[f"{knob}_width_runs"] = out["width"]
-        for q in ("radius", "path_length", "width", "curvature"):
-            metrics[f"{knob}_rho_{q}"] = spearman(series[f"{knob}_values"],
-                                                  series[f"{knob}_{q}"])
-        rho = metrics[f"{knob}_rho_width"]
-        signs[knob] = int(np.sign(rho)) if abs(rho) >= cfg.min_abs_correlation else 0
-        metrics[f"{knob}_width_sign"] = float(signs[knob])
-        metrics[f"{knob}_width_change"] = float(series[f"{knob}_width"][-1]
-                                                / series[f"{knob}_width"][0] - 1.0)
-    holds = bool(signs["lr"] != 0 and len(set(signs.values())) == 1)
-    words = {1: "widens", -1: "narrows", 0: "has no clear effect on"}
-    evidence = "; ".join(
-        f"raising {knob} from {sweeps[knob][0]:g} to {sweeps[knob][-1]:g} {words[signs[knob]]} "
-        f"the final wedge (rho = {metrics[f'{knob}_rho_width']:+.2f}, width "
-        f"{series[f'{knob}_width'][0]:.4g} -> {series[f'{knob}_width'][-1]:.4g}, radius "
-        f"{series[f'{knob}_radius'][0]:.4g} -> {series[f'{knob}_radius'][-1]:.4g}, "
-        f"curvature {series[f'{knob}_curvature'][0]:.3g} -> "
-        f"{series[f'{knob}_curvature'][-1]:.3g})" for knob in KNOBS)
-    agree = "all three agree" if holds else "they do not all agree"
-    verdict = Verdict(
-        holds=holds,
-        rule=f"the Spearman correlation of each knob (lr, noise_std, l2) with the mean final "
-             f"wedge width has the same sign for all three, each with |rho| >= "
-             f"{cfg.min_abs_correlation:g}",
-        evidence=f"{evidence}: {agree}.")
+            series[f"{knob}_{q}"] = arr.mean(axis=1)  # (n_values,) mean over the runs
+            series[f"{knob}_{q}_runs"] = arr  # (n_values, n_runs)
+    with timer("hessian"):  # one batch of every end point: few kernel calls
+        eig = top_eigenvalue(spec, np.concatenate(ends), np.tile(v0, (len(ends), 1)),
+                             cfg.hessian_iters).reshape(len(ends), cfg.n_runs)
+    first = 0
+    for knob, values in sweeps.items():
+        arr = eig[first:first + len(values)]
+        first += len(values)
+        series[f"{knob}_top_eigenvalue"] = arr.mean(axis=1)
+        series[f"{knob}_top_eigenvalue_runs"] = arr
+    metrics = rule_metrics({k: (series[f"{k}_values"], series[f"{k}_radius"],
+                                series[f"{k}_curvature"]) for k in KNOBS},
+                           cfg.min_direction_corr)
+    for knob in KNOBS:
+        metrics[f"{knob}_rho_top_eigenvalue"] = spearman(series[f"{knob}_values"],
+                                                         series[f"{knob}_top_eigenvalue"])
+    pooled_r = np.concatenate([series[f"{k}_radius"] for k in KNOBS])
+    pooled_eig = np.concatenate([series[f"{k}_top_eigenvalue"] for k in KNOBS])
+    metrics["pooled_rank_corr_top_eigenvalue"] = spearman(pooled_r, pooled_eig)
+    verdict = judge(cfg, metrics, KNOBS)
     report(progress, 1.0, "done")
     return make_result(ID, cfg, seed, metrics=metrics, series=series, verdict=verdict,
                        timings=timer.done())
 
 
-def plot(result: Result, fig) -> None:
+def plot_pooled(ax, result: Result, knobs: Sequence[str], labels: Mapping[str, str]) -> None:
+    """The pooled points (end radius, curvature c) of every sweep on log-log axes."""
     s = result.series
-    axes = fig.subplots(1, 3)
-    labels = {"lr": "step size lr", "noise_std": "gradient-noise std", "l2": "L2 strength"}
-    for ax, knob in zip(axes, KNOBS):
+    for n, knob in enumerate(knobs):
+        ax.plot(s[f"{knob}_radius"], s[f"{knob}_curvature"], "o-", color=f"C{n}", ms=4,
+                label=labels[knob])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("mean end radius |x|", fontsize="small")
+    ax.set_ylabel("curvature c at fixed step", fontsize="small")
+    m = result.metrics
+    ax.set_title(f"pooled rho = {m['pooled_rank_corr']:+.2f}, F = "
+                 f"{m['knob_offset_share']:.2g}", fontsize="small")
+    ax.legend(fontsize="x-small")
+
+
+def plot(result: Result, fig) -> None:
+    """Left: the pooled radius-curvature points; right: each knob's radius and c."""
+    s = result.series
+    labels = {"lr": "step size lr", "noise_std": "step noise std", "l2": "L2 strength"}
+    axes = fig.subplots(1, 4)
+    plot_pooled(axes[0], result, KNOBS, labels)
+    for ax, knob in zip(axes[1:], KNOBS):
         v = s[f"{knob}_values"]
-        ax.plot(v, s[f"{knob}_width"], "o-", color="C0", label="local width w")
+        ax.plot(v, s[f"{knob}_curvature"], "o-", color="C0")
         if np.all(v > 0):
             ax.set_xscale("log")
             ax.minorticks_off()
-        ax.set_xticks(v, [f"{x:g}" for x in v], rotation=45, fontsize="small")
-        ax.set_xlabel(labels[knob])
-        ax.set_ylabel("final width w", color="C0")
+        ax.set_xticks(v, [f"{x:g}" for x in v], rotation=45, fontsize="x-small")
+        ax.set_xlabel(labels[knob], fontsize="small")
+        ax.set_ylabel("curvature c", color="C0", fontsize="small")
         twin = ax.twinx()
-        twin.plot(v, s[f"{knob}_curvature"], "s--", color="C3", label="curvature")
-        twin.set_ylabel("curvature (random directions)", color="C3")
-        rho = result.metrics[f"{knob}_rho_width"]
-        ax.set_title(f"{knob}: rho(width) = {rho:+.2f}")
+        twin.plot(v, s[f"{knob}_radius"], "s--", color="C3")
+        twin.set_ylabel("end radius", color="C3", fontsize="small")
+        ax.set_title(f"{knob}: rho(c) = {result.metrics[f'{knob}_rho_curvature']:+.2f}",
+                     fontsize="small")

@@ -1,119 +1,148 @@
-"""E7 on trained networks: learning rate, width and L2 against the curvature at the optimum.
+"""E7 on trained networks: learning rate, width and L2 against the large-scale curvature.
 
-The toy claim (:mod:`landsim.experiments.e7_hyperparameters`): the learning rate, the
-gradient noise and L2 move the optimiser's path alike and change the local width and
-curvature it ends in. Fort & Jastrzebski (2019) make the claim for real networks with the
-learning rate, the network width and L2 regularisation. Here each knob is swept on its own
-from the base config (``lr``, ``width``, ``l2``) over ``lr_values``, ``width_values`` and
-``l2_values``; every setting trains ``n_networks`` MLPs (networks 0 .. n_networks - 1 of
-the run, :func:`~landsim.real.experiments._setup.network_seed`: the same initialisation
-and minibatch order for every lr and l2 setting, common random numbers) with ``optimizer``
-(plain SGD by default, so that lr is the step size) and weight decay l2 (l2 |w|^2 / 2 added
-to the loss) for ``epochs`` epochs.
+The claim and its reading are those of the toy E7 (:mod:`landsim.experiments.e7_hyperparameters`,
+docs/claims.md, E7): reading A, judged, says that the three knobs act through one
+variable, the end radius |w| (the weight norm), so the points (|w|, large-scale curvature)
+of all three sweeps fall on one monotone curve and every knob moves |w|; reading B (every
+knob moves the curvature the same way) is reported.
 
-Measured at each trained network w (then averaged over the networks of a setting):
+Measurement. Each knob is swept alone from the base (``lr``, ``width``, ``l2``) over
+``lr_values``, ``width_values`` (the parameter count P of each width is reported) and
+``l2_values``. Every setting trains ``n_networks`` >= 3 MLPs (networks 0 .. n - 1 of the
+run, :func:`~landsim.real.experiments._setup.network_seed`: the same seeds in every
+setting) with plain SGD and weight decay l2 (l2 |w|^2 / 2 added to the loss) **until the
+full training loss** (cross-entropy, without the L2 term) **is <= target_loss**, checked
+every ``check_every`` steps, with a cap of ``epochs`` epochs; a run that reaches the cap
+first is counted in ``missed_target`` and its end point is used as it is. So the end
+points of all settings are equally well trained, not trained for equally long. At each
+end point w:
 
-- top Hessian eigenvalue of the training loss (mean cross-entropy, without the L2 term) by
-  Lanczos on Hessian-vector products (:func:`landsim.real.hessian.top_eigenvalues_lanczos`,
-  on the first ``hessian_samples`` training samples): the large-scale curvature the
-  optimiser ends in;
-- weight norm |w| and distance from the initialisation |w - w0|;
-- radial profile: the training loss along the ray from the weight origin through w, at
-  ``|w| x profile_scales`` (scaled radii, 1 = the optimum);
-- training loss and accuracy, test accuracy.
+- end radius |w|;
+- large-scale curvature c = 2 mean_v [L(w + delta v) - L(w)] / delta^2 over
+  ``n_probe_directions`` random unit directions v (from child 2 of the run's seed) at
+  delta = ``probe_length``, L the training loss (the same definition as the toy);
+- top Hessian eigenvalue of the training loss by Lanczos on Hessian-vector products
+  (:func:`landsim.real.hessian.top_eigenvalues_lanczos`, on the first ``hessian_samples``
+  training samples; start vectors from child 3 of the run's seed), reported, not judged;
+- training loss and epochs used, test accuracy.
 
-Once, at the first setting of the lr sweep, the top eigenvalue is also found by power
-iteration (:func:`landsim.real.hessian.top_eigenvalue_power`) as a check on Lanczos.
+Setting means over the networks are judged by the toy's rule (:func:`~landsim.experiments.
+e7_hyperparameters.rule_metrics`, :func:`~landsim.experiments.e7_hyperparameters.judge`).
 
-The direction of each knob's effect is the sign of the Spearman rank correlation between
-the knob's values and the mean top eigenvalue, counted only when |rho| >=
-``min_abs_correlation`` (else 0, "no clear effect"), as in the toy E7 (which correlates with
-the final wedge width). The claim holds iff all three knobs have the same non-zero sign.
+Control (:func:`control_config`): ``untrained = True``, the same settings, seeds and data
+with no training at all: lr and l2 cannot move the end point, so the per-knob minimum effect
+on the end radius fails and reading A cannot pass.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..._checks import choice, int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
-from ...experiments.e7_hyperparameters import spearman
-from ...results import Result, Verdict, make_result
-from .. import flat, hessian
-from ..train import train
+from ...experiments.e7_hyperparameters import (
+    check_rule_fields,
+    check_sweep,
+    judge,
+    plot_pooled,
+    rule_metrics,
+    spearman,
+)
+from ...results import Result, make_result
+from ...seeding import SeedLike, children, int_seed
+from .. import hessian
+from .._device import torch_generator
+from ..flat import FlatModel
+from ..train import make_optimizer
 from ._setup import NetworkConfig, load_dataset, model_spec, network_seed, train_config
 
 ID = "E7"
 TITLE = "Learning rate, width and L2"
-CLAIM = ("The learning rate, the network width and L2 regularisation move the optimiser "
-         "alike and change the large-scale curvature (top Hessian eigenvalue) of the "
-         "region it ends in (Fort & Jastrzebski 2019).")
+CLAIM = ("The learning rate, the network width and L2 regularisation move the trained "
+         "network along one curve of large-scale curvature against weight norm "
+         "(Fort & Jastrzebski 2019; reading A of docs/claims.md).")
+CONTROL = ("Untrained networks (the same settings and seeds, no training): lr and L2 cannot "
+           "move the end point, so the knobs do not act through one variable and the rule "
+           "must fail.")
 
 KNOBS = ("lr", "width", "l2")
-
-
-def _sweep(name: str, values, low_open: bool, integer: bool = False) -> tuple:
-    if not isinstance(values, (tuple, list)) or len(values) < 3:
-        raise ValueError(f"{name} must be a sequence of at least 3 values, got {values!r}")
-    if integer:
-        checked = tuple(int_at_least(f"{name}[{i}]", v, 1) for i, v in enumerate(values))
-    else:
-        checked = tuple(real_in(f"{name}[{i}]", v, 0.0, low_open=low_open)
-                        for i, v in enumerate(values))
-    if any(b <= a for a, b in zip(checked, checked[1:])):
-        raise ValueError(f"{name} must be strictly increasing, got {list(checked)}")
-    return checked
+RULE_FIELDS = ("probe_length", "min_pooled_rank_corr", "max_knob_offset_share",
+               "min_curvature_ratio", "min_radius_ratio", "min_direction_corr")
+KEY_METRICS = ("knob_offset_share", "pooled_rank_corr", "curvature_ratio",
+               "min_knob_radius_ratio", "same_direction", "missed_target")
 
 
 @dataclass(frozen=True)
 class Config(NetworkConfig):
+    """Networks, sweeps, the training-loss target and the rule of real E7.
+
+    ``epochs`` (from :class:`NetworkConfig`) is the cap on the epochs of one run.
+    """
+
     optimizer: str = "sgd"  # plain SGD: lr is the step size
     lr: float = 0.1  # base learning rate
+    epochs: int = 100  # cap on the epochs of a run (runs stop at target_loss)
     l2: float = 1e-3  # base weight decay (L2 strength)
     lr_values: tuple[float, ...] = (0.025, 0.05, 0.1, 0.2, 0.4)  # lr sweep
     width_values: tuple[int, ...] = (8, 16, 32, 64, 128)  # hidden-width sweep
     l2_values: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # weight-decay sweep
-    n_networks: int = 1  # networks per setting (seeds shared by all settings)
+    n_networks: int = 3  # networks (seeds) per setting, the same seeds in every setting
+    target_loss: float = 0.1  # training stops when the full training loss is <= this
+    check_every: int = 5  # SGD steps between checks of the training loss
+    untrained: bool = False  # control: no training at all
     hessian_samples: int = 0  # training samples of the Hessian; 0: all
     lanczos_tol: float = 1e-3  # relative accuracy of the Lanczos eigenvalue
-    hvp_method: str = "double_backward"  # Hessian-vector products: or "jvp" (forward-mode)
-    profile_scales: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 2.0, 21), 10))
-    min_abs_correlation: float = 0.5  # |Spearman rho| needed to count a direction
+    hvp_method: str = "double_backward"  # Hessian-vector products: or "jvp"
+    n_probe_directions: int = 8  # random directions per network
+    probe_length: float = 2.0  # rule: the fixed step length delta of the curvature probe
+    min_pooled_rank_corr: float = 0.8  # rule: |Spearman(|w|, c)| over the pooled settings
+    max_knob_offset_share: float = 0.1  # rule: variance share of log c left to the knob
+    min_curvature_ratio: float = 1.25  # rule: max / min of the pooled c
+    min_radius_ratio: float = 1.05  # rule: max / min end radius within every sweep
+    min_direction_corr: float = 0.5  # reading B (reported): |rho| of a knob with c
 
     def __post_init__(self) -> None:
         super().__post_init__()
         real_in("l2", self.l2, 0.0)
         int_at_least("n_networks", self.n_networks, 1)
+        real_in("target_loss", self.target_loss, 0.0, low_open=True)
+        int_at_least("check_every", self.check_every, 1)
+        if not isinstance(self.untrained, bool):
+            raise ValueError(f"untrained must be a bool, got {self.untrained!r}")
         int_at_least("hessian_samples", self.hessian_samples, 0)
         real_in("lanczos_tol", self.lanczos_tol, 0.0, 1.0, low_open=True)
         choice("hvp_method", self.hvp_method, hessian.HVP_METHODS)
-        real_in("min_abs_correlation", self.min_abs_correlation, 0.0, 1.0, high_open=False)
+        check_rule_fields(self)
         for name, low_open, integer in (("lr_values", True, False),
                                         ("width_values", True, True),
                                         ("l2_values", False, False)):
-            object.__setattr__(self, name, _sweep(name, getattr(self, name), low_open,
-                                                  integer))
-        scales = self.profile_scales
-        if not isinstance(scales, (tuple, list)) or len(scales) < 2:
-            raise ValueError(f"profile_scales must be a sequence of at least 2 values, got "
-                             f"{scales!r}")
-        object.__setattr__(self, "profile_scales", tuple(
-            real_in(f"profile_scales[{i}]", v, 0.0) for i, v in enumerate(scales)))
+            object.__setattr__(self, name, check_sweep(name, getattr(self, name), low_open,
+                                                       integer))
 
 
 def quick_config() -> Config:
-    return Config(epochs=12, lr_values=(0.05, 0.1, 0.2, 0.4), width_values=(16, 32, 64, 128),
-                  l2_values=(3e-4, 1e-3, 3e-3, 1e-2), hessian_samples=600,
-                  profile_scales=tuple(np.round(np.linspace(0.0, 2.0, 11), 10)))
+    """Three values per knob, the Hessian on 600 samples."""
+    return Config(lr_values=(0.05, 0.1, 0.2), width_values=(16, 32, 64),
+                  l2_values=(1e-4, 1e-3, 1e-2), hessian_samples=600)
 
 
 def smoke_config() -> Config:
-    return Config(n_train=300, depth=1, epochs=5, lr_values=(0.05, 0.1, 0.2),
-                  width_values=(8, 16, 32), l2_values=(1e-4, 1e-3, 1e-2), width=16,
-                  profile_scales=(0.0, 0.5, 1.0, 1.5, 2.0))
+    """Seconds: 300 samples, one hidden layer, a loose target, a short cap."""
+    return Config(n_train=300, depth=1, width=16, epochs=60, target_loss=0.3,
+                  lr_values=(0.05, 0.1, 0.2), width_values=(8, 16, 32),
+                  l2_values=(1e-4, 1e-3, 1e-2), hessian_samples=200, lanczos_tol=1e-2,
+                  n_probe_directions=4)
+
+
+def control_config(config: Config) -> Config:
+    """The negative control: the same settings and seeds, networks left untrained."""
+    return dataclasses.replace(config, untrained=True)
 
 
 def setting(cfg: Config, knob: str, value) -> tuple[Config, float]:
@@ -127,143 +156,188 @@ def setting(cfg: Config, knob: str, value) -> tuple[Config, float]:
     raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
 
 
-def run(config: Config | None = None, seed: int = 0, progress: Progress = None) -> Result:
+def train_to_target(fm: FlatModel, data, net_cfg: Config, l2: float, seed: int,
+                    target: float, max_epochs: int, check_every: int) -> tuple[float, int, bool]:
+    """Minibatch SGD on ``fm`` until the full training loss is <= ``target``.
+
+    The loss (mean cross-entropy on the whole training split, evaluation mode, without
+    the L2 term) is checked before the first step and every ``check_every`` steps; the run
+    stops at the first check at or below ``target``, or after ``max_epochs`` epochs.
+
+    Parameters
+    ----------
+    fm : FlatModel
+        Trained in place.
+    data : Dataset
+        On ``fm``'s device.
+    net_cfg : Config
+        Optimiser, lr and batch size.
+    l2 : float
+        Weight decay.
+    seed : int
+        Minibatch order.
+
+    Returns
+    -------
+    (loss, steps, reached) : (float, int, bool)
+        The last checked training loss, the SGD steps taken and whether the target was
+        reached.
+    """
+    net = fm.model
+    tc = train_config(net_cfg, weight_decay=l2)
+    opt = make_optimizer(list(net.parameters()), tc)
+    gen = torch_generator(seed)
+    x, y = data.x_train.to(fm.dtype), data.y_train
+
+    def full_loss() -> float:
+        net.eval()
+        with torch.no_grad():
+            return float(F.cross_entropy(net(x), y))
+
+    loss, steps = full_loss(), 0
+    if loss <= target:
+        return loss, 0, True
+    for _ in range(max_epochs):
+        for xb, yb in data.batches(tc.batch_size, gen):
+            net.train()
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(net(xb.to(fm.dtype)), yb).backward()
+            opt.step()
+            steps += 1
+            if steps % check_every == 0:
+                loss = full_loss()
+                if loss <= target:
+                    return loss, steps, True
+    loss = full_loss()
+    return loss, steps, loss <= target
+
+
+def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None) -> Result:
+    """Sweep lr, width and l2 alone; judge reading A (see the module docstring)."""
     cfg = config or Config()
     timer = Timer()
+    report(progress, 0.0, "loading data")
     ds = load_dataset(cfg, seed)
     data = ds.to(cfg.device)
     n_h = cfg.hessian_samples or ds.n_train
     xh, yh = data.x_train[:n_h], data.y_train[:n_h]
-    scales = np.asarray(cfg.profile_scales, dtype=np.float64)
+    net_seeds = [network_seed(seed, j) for j in range(cfg.n_networks)]
+    probe_seqs = children(children(seed, 4)[2], cfg.n_networks)
+    lanczos_seqs = children(children(seed, 4)[3], cfg.n_networks)
     sweeps = {"lr": cfg.lr_values, "width": cfg.width_values, "l2": cfg.l2_values}
     total = sum(len(v) for v in sweeps.values())
     done = 0
-    series: dict[str, np.ndarray] = {"profile_scales": scales}
-    metrics: dict[str, float] = {}
-    quantities = ("top_eigenvalue", "weight_norm", "distance", "train_loss",
-                  "train_accuracy", "test_accuracy")
+    cache: dict[tuple, dict[str, np.ndarray]] = {}  # (lr, width, l2) -> per-network values
+    series: dict[str, np.ndarray] = {}
+    quantities = ("radius", "curvature", "top_eigenvalue", "train_loss", "test_accuracy",
+                  "epochs_used", "reached", "n_params")
     for knob, values in sweeps.items():
         out = {q: np.zeros((len(values), cfg.n_networks)) for q in quantities}
-        profile = np.zeros((len(values), cfg.n_networks, scales.size))
         for i, value in enumerate(values):
             report(progress, done / total, f"{knob} = {value:g}")
             done += 1
             net_cfg, l2 = setting(cfg, knob, value)
-            spec = model_spec(net_cfg)
-            tc = train_config(net_cfg, weight_decay=l2)
-            for j in range(cfg.n_networks):
-                s = network_seed(seed, j)
-                fm = flat.FlatModel(spec.build(ds.input_shape, ds.n_classes, s), cfg.device)
-                with timer("training"):
-                    fit = train(fm, ds, tc, s)
-                w = fit.flat.to(fm.device)
-                with timer("hessian"):
-                    eig = hessian.top_eigenvalues_lanczos(fm, w, xh, yh, k=1,
-                                                          tol=cfg.lanczos_tol, seed=s,
-                                                          method=cfg.hvp_method)
-                    if knob == "lr" and i == 0 and j == 0:
-                        power = hessian.top_eigenvalue_power(fm, w, xh, yh, iters=500,
-                                                             tol=1e-6, seed=s,
-                                                             method=cfg.hvp_method)
-                        metrics["check_lanczos_top_eigenvalue"] = float(eig.values[0])
-                        metrics["check_power_top_eigenvalue"] = float(power.values[0])
-                        metrics["check_power_converged"] = float(power.converged)
-                with timer("profile"):
-                    norm = float(w.norm())
-                    ray = torch.as_tensor(scales, dtype=w.dtype, device=w.device)[:, None] * w
-                    profile[i, j] = fm.evaluate_points(ray, data.x_train, data.y_train).loss
-                out["top_eigenvalue"][i, j] = float(eig.values[0])
-                out["weight_norm"][i, j] = norm
-                out["distance"][i, j] = float((fit.flat - fit.init).norm())
-                out["train_loss"][i, j] = fit.train_loss
-                out["train_accuracy"][i, j] = fit.train_accuracy
-                out["test_accuracy"][i, j] = fit.test_accuracy
+            key = (net_cfg.lr, net_cfg.width, l2)
+            if key not in cache:
+                cache[key] = _measure_setting(cfg, net_cfg, l2, ds, data, xh, yh, net_seeds,
+                                              probe_seqs, lanczos_seqs, timer)
+            for q in quantities:
+                out[q][i] = cache[key][q]
         series[f"{knob}_values"] = np.asarray(values, dtype=np.float64)
         for q, arr in out.items():
             series[f"{knob}_{q}"] = arr.mean(axis=1)  # (n_values,) mean over the networks
-        series[f"{knob}_top_eigenvalue_networks"] = out["top_eigenvalue"]
-        series[f"{knob}_profile"] = profile.mean(axis=1)  # (n_values, n_scales)
-    verdict, judged = judge(cfg, series)
-    metrics.update(judged)
-    metrics["check_relative_difference"] = (
-        abs(metrics["check_lanczos_top_eigenvalue"] - metrics["check_power_top_eigenvalue"])
-        / abs(metrics["check_lanczos_top_eigenvalue"]))
+            series[f"{knob}_{q}_networks"] = arr  # (n_values, n_networks)
+    metrics = rule_metrics({k: (series[f"{k}_values"], series[f"{k}_radius"],
+                                series[f"{k}_curvature"]) for k in KNOBS},
+                           cfg.min_direction_corr)
+    for knob in KNOBS:
+        metrics[f"{knob}_rho_top_eigenvalue"] = spearman(series[f"{knob}_values"],
+                                                         series[f"{knob}_top_eigenvalue"])
+    pooled_r = np.concatenate([series[f"{k}_radius"] for k in KNOBS])
+    pooled_eig = np.concatenate([series[f"{k}_top_eigenvalue"] for k in KNOBS])
+    metrics["pooled_rank_corr_top_eigenvalue"] = spearman(pooled_r, pooled_eig)
+    reached = np.concatenate([v["reached"] for v in cache.values()])
+    metrics["missed_target"] = float(np.sum(reached == 0))
+    metrics["trained_runs"] = float(reached.size)
+    verdict = judge(cfg, metrics, KNOBS)
+    if not cfg.untrained and metrics["missed_target"] > 0:
+        verdict = dataclasses.replace(verdict, evidence=(
+            f"{verdict.evidence} {int(metrics['missed_target'])} of {reached.size} runs "
+            f"missed the training-loss target {cfg.target_loss:g} within {cfg.epochs} "
+            f"epochs."))
     report(progress, 1.0, "done")
     return make_result(ID, cfg, seed, metrics=metrics, series=series, verdict=verdict,
                        timings=timer.done(), kind="real")
 
 
-def judge(cfg: Config, s: dict) -> tuple[Verdict, dict[str, float]]:
-    """The verdict and its metrics from the stored series ``s`` (see :func:`run`)."""
-    metrics: dict[str, float] = {}
-    signs = {}
-    for knob in KNOBS:
-        v = s[f"{knob}_values"]
-        for q in ("top_eigenvalue", "weight_norm", "distance"):
-            metrics[f"{knob}_rho_{q}"] = spearman(v, s[f"{knob}_{q}"])
-        rho = metrics[f"{knob}_rho_top_eigenvalue"]
-        signs[knob] = int(np.sign(rho)) if abs(rho) >= cfg.min_abs_correlation else 0
-        metrics[f"{knob}_curvature_sign"] = float(signs[knob])
-        lam = s[f"{knob}_top_eigenvalue"]
-        metrics[f"{knob}_curvature_change"] = float(lam[-1] / lam[0] - 1.0)
-    holds = bool(signs["lr"] != 0 and len(set(signs.values())) == 1)
-    words = {1: "raises", -1: "lowers", 0: "has no clear effect on"}
-    evidence = "; ".join(
-        f"raising {knob} from {s[f'{knob}_values'][0]:g} to {s[f'{knob}_values'][-1]:g} "
-        f"{words[signs[knob]]} the top Hessian eigenvalue (rho = "
-        f"{metrics[f'{knob}_rho_top_eigenvalue']:+.2f}, "
-        f"{s[f'{knob}_top_eigenvalue'][0]:.3g} -> {s[f'{knob}_top_eigenvalue'][-1]:.3g}; "
-        f"|w| {s[f'{knob}_weight_norm'][0]:.3g} -> {s[f'{knob}_weight_norm'][-1]:.3g}, "
-        f"distance from init {s[f'{knob}_distance'][0]:.3g} -> "
-        f"{s[f'{knob}_distance'][-1]:.3g})" for knob in KNOBS)
-    agree = ("all three move it the same way, as the paper claims" if holds else
-             "they do not all move it the same way, unlike the paper's claim")
-    verdict = Verdict(
-        holds=holds,
-        rule=f"the Spearman correlation of each knob (lr, width, l2) with the mean top "
-             f"Hessian eigenvalue at the trained network has the same sign for all three, "
-             f"each with |rho| >= {cfg.min_abs_correlation:g}",
-        evidence=f"{evidence}: {agree}.")
-    return verdict, metrics
+def _measure_setting(cfg: Config, net_cfg: Config, l2: float, ds, data, xh, yh, net_seeds,
+                     probe_seqs, lanczos_seqs, timer: Timer) -> dict[str, np.ndarray]:
+    """Train (unless ``cfg.untrained``) and measure the n_networks networks of a setting.
+
+    Returns
+    -------
+    dict of str to ndarray, each of shape (n_networks,)
+    """
+    spec = model_spec(net_cfg)
+    n = cfg.n_networks
+    out = {q: np.zeros(n) for q in ("radius", "curvature", "top_eigenvalue", "train_loss",
+                                    "test_accuracy", "epochs_used", "reached", "n_params")}
+    steps_per_epoch = math.ceil(ds.n_train / cfg.batch_size)
+    for j in range(n):
+        s = net_seeds[j]
+        fm = FlatModel(spec.build(ds.input_shape, ds.n_classes, s), cfg.device)
+        with timer("training"):
+            if cfg.untrained:
+                loss, steps, reached = float("nan"), 0, False
+            else:
+                loss, steps, reached = train_to_target(fm, data, net_cfg, l2, s,
+                                                       cfg.target_loss, cfg.epochs,
+                                                       cfg.check_every)
+        w = fm.get_flat()
+        train_loss = fm.evaluate(w, data.x_train, data.y_train)[0]
+        with timer("curvature"):
+            rng = np.random.default_rng(probe_seqs[j])
+            V = torch.as_tensor(rng.standard_normal((cfg.n_probe_directions, fm.n_params)),
+                                dtype=w.dtype).to(w.device)
+            V = V / V.norm(dim=1, keepdim=True)
+            moved = fm.evaluate_points(w[None, :] + cfg.probe_length * V, data.x_train,
+                                       data.y_train).loss
+            out["curvature"][j] = 2.0 * float(np.mean(moved - train_loss)) / cfg.probe_length**2
+        with timer("hessian"):
+            eig = hessian.top_eigenvalues_lanczos(fm, w, xh, yh, k=1, tol=cfg.lanczos_tol,
+                                                  seed=int_seed(lanczos_seqs[j]),
+                                                  method=cfg.hvp_method)
+        out["radius"][j] = float(w.norm())
+        out["top_eigenvalue"][j] = float(eig.values[0])
+        out["train_loss"][j] = train_loss
+        out["test_accuracy"][j] = fm.evaluate(w, data.x_test, data.y_test)[1]
+        out["epochs_used"][j] = steps / steps_per_epoch
+        out["reached"][j] = float(reached)
+        out["n_params"][j] = fm.n_params
+    return out
 
 
 def plot(result: Result, fig) -> None:
-    from matplotlib import colormaps
-
+    """Left: the pooled |w|-curvature points; right: each knob's |w| and c."""
     s = result.series
-    axes = fig.subplots(1, 4)
     labels = {"lr": "learning rate", "width": "hidden width", "l2": "L2 (weight decay)"}
-    for n, (ax, knob) in enumerate(zip(axes, KNOBS)):
+    axes = fig.subplots(1, 4)
+    plot_pooled(axes[0], result, KNOBS, labels)
+    axes[0].set_xlabel("mean weight norm |w|", fontsize="small")
+    for ax, knob in zip(axes[1:], KNOBS):
         v = s[f"{knob}_values"]
-        ax.plot(v, s[f"{knob}_top_eigenvalue"], "o-", color="C0", label="top eigenvalue")
-        ax.set_xscale("log")
-        ax.minorticks_off()
-        ax.set_xticks(v, [f"{x:g}" for x in v], rotation=45, fontsize="x-small")
-        ax.tick_params(axis="y", labelsize="x-small", colors="C0")
+        ax.plot(v, s[f"{knob}_curvature"], "o-", color="C0")
+        if np.all(v > 0):
+            ax.set_xscale("log")
+            ax.minorticks_off()
+        ticks = [f"{x:g}" for x in v]
+        if knob == "width":
+            ticks = [f"{x:g}\nP={p:.0f}" for x, p in zip(v, s["width_n_params"])]
+        ax.set_xticks(v, ticks, rotation=45, fontsize="x-small")
         ax.set_xlabel(labels[knob], fontsize="small")
+        ax.set_ylabel("curvature c", color="C0", fontsize="small")
         twin = ax.twinx()
-        twin.plot(v, s[f"{knob}_weight_norm"], "s--", color="C3", ms=3, label="|w|")
-        twin.plot(v, s[f"{knob}_distance"], "^:", color="C2", ms=3, label="|w - w0|")
-        twin.tick_params(axis="y", labelsize="x-small")
-        rho = result.metrics[f"{knob}_rho_top_eigenvalue"]
-        ax.set_title(f"{knob}: rho = {rho:+.2f}", fontsize="small")
-        if n == 0:
-            ax.set_ylabel("top Hessian eigenvalue", color="C0", fontsize="small")
-            lines = ax.get_lines() + twin.get_lines()
-            ax.legend(lines, [line.get_label() for line in lines], fontsize="xx-small")
-    ax = axes[3]
-    scales = s["profile_scales"]
-    for knob, cmap, ls in (("lr", "Blues", "-"), ("width", "Greens", "--"),
-                           ("l2", "Reds", ":")):
-        prof = s[f"{knob}_profile"]
-        colours = colormaps[cmap](np.linspace(0.4, 1.0, len(prof)))
-        for row, c in zip(prof, colours):
-            ax.plot(scales, row, ls=ls, color=c, lw=1.0)
-        ax.plot([], [], ls=ls, color=colours[-1], label=f"{knob} (dark: large)")
-    ax.set_yscale("log")
-    ax.axvline(1.0, color="k", lw=0.6)
-    ax.tick_params(labelsize="x-small")
-    ax.set_xlabel("radius / |w|", fontsize="small")
-    ax.set_ylabel("training loss", fontsize="small")
-    ax.set_title("Radial profiles", fontsize="small")
-    ax.legend(fontsize="xx-small")
+        twin.plot(v, s[f"{knob}_radius"], "s--", color="C3")
+        twin.set_ylabel("|w|", color="C3", fontsize="small")
+        ax.set_title(f"{knob}: rho(c) = {result.metrics[f'{knob}_rho_curvature']:+.2f}",
+                     fontsize="small")
