@@ -6,7 +6,9 @@ the union, the barrier of a straight line between two optima beside the barrier 
 tunnel through their intersection, and the width of the low-loss set in a radial section.
 
 ``landsim reproduce`` runs the claims E1..E7 on the toy landscape (``--quick`` for the
-small configs), stores each result and builds the report; ``landsim reproduce --real
+small configs) over independent replicates, each with its negative control
+(``--replicates N``), stores each unit's result, aggregates each claim's verdict and
+builds the report; ``landsim reproduce --real
 [--device cuda]`` runs the same claims on trained networks instead (PyTorch, imported only
 then). Results of both kinds stored in one ``--out`` directory are reported side by side.
 ``landsim report DIR`` rebuilds the report from the results stored in DIR without
@@ -148,22 +150,44 @@ def _real_registry(device: str, err: TextIO):
     return registry
 
 
+def _remove_stale(out: Path, claims: Sequence[str], kind: str) -> int:
+    """Delete the stored results of ``claims`` of ``kind`` in ``out`` (a rerun replaces
+    them, so that a claim's replicates always share one config); returns how many."""
+    from .results import load_results
+
+    if not out.is_dir():
+        return 0
+    removed = 0
+    for r in load_results(out):
+        if r.experiment in claims and r.kind == kind:
+            for suffix in (".json", ".npz"):
+                (out / f"{r.stem}{suffix}").unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
                   strict: bool, stream: TextIO | None = None, err: TextIO | None = None,
-                  tty: bool | None = None, real: bool = False, device: str = "cpu") -> int:
-    """Run the experiments ``ids``, save each result into ``out`` and build the report.
+                  tty: bool | None = None, real: bool = False, device: str = "cpu",
+                  replicates: int | None = None) -> int:
+    """Run every unit of the claims ``ids`` (each replicate's claim arm and negative
+    control), save each result into ``out``, aggregate and build the report.
 
     With ``real`` the claims run on trained networks (:mod:`landsim.real.experiments`,
     each config's ``device`` set to ``device``) instead of the toy landscape; torch is
-    imported only then. The report covers every result in ``out``, so toy and real results
-    stored there side by side are reported side by side.
+    imported only then. ``replicates`` defaults to toy 5 (quick 3), real 3 (quick 2).
+    Results of the same claims and kind already in ``out`` are replaced; the report covers
+    every result in ``out``, so toy and real results stored there are reported side by
+    side.
 
-    Returns the exit status: 2 if an experiment (or the report) raised, or the real suite
-    cannot run (no PyTorch, no CUDA), else 1 if ``strict`` and a claim does not hold,
-    else 0.
+    Returns the exit status: 2 if a unit (or the report) raised, or the real suite cannot
+    run (no PyTorch, no CUDA), else 1 if ``strict`` and a claim does not hold over its
+    replicates and control (:mod:`landsim.verdicts`), else 0.
     """
     from .report import build_report
-    from .results import save_result
+    from .results import load_results, save_result
+    from .units import default_replicates, plan_units, run_unit
+    from .verdicts import aggregate
 
     stream = sys.stdout if stream is None else stream
     err = sys.stderr if err is None else err
@@ -171,52 +195,53 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
         tty = bool(getattr(stream, "isatty", lambda: False)())
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be one of ('cpu', 'cuda'), got {device!r}")
-    if real:
-        registry = _real_registry(device, err)
-        if registry is None:
-            err.flush()
-            return 2
-    else:
-        from . import experiments as registry
+    kind = "real" if real else "toy"
+    if real and _real_registry(device, err) is None:
+        err.flush()
+        return 2
+    n_rep = default_replicates(kind, quick) if replicates is None else replicates
     out = Path(out)
     size = "quick" if quick else "default"
     suite = f"real networks on {device}" if real else "toy landscape"
-    stream.write(f"reproducing {', '.join(ids)} ({suite}, {size} configs, seed {seed}) "
-                 f"into {out}\n")
+    stream.write(f"reproducing {', '.join(ids)} ({suite}, {size} configs, seed {seed}, "
+                 f"{n_rep} replicates, each with its negative control) into {out}\n")
+    configure = (lambda c: dataclasses.replace(c, device=device)) if real else None
     failed: dict[str, str] = {}
-    not_holding: list[str] = []
+    units = []
     for eid in ids:
-        progress = ProgressLine(eid, stream, tty)
         try:
-            module = registry.get(eid)
-        except Exception as exc:  # e.g. a claim whose module is not written yet
-            progress.finish(f"FAILED: the module could not be imported ({exc})")
+            units += plan_units([eid], kind, quick=quick, replicates=n_rep, seed=seed,
+                                configure=configure)
+        except Exception as exc:  # e.g. a claim whose module cannot be imported
             failed[eid] = f"not importable: {type(exc).__name__}: {exc}"
-            err.write(f"error: {eid} could not be imported: {type(exc).__name__}: {exc}\n")
-            err.flush()
+            err.write(f"error: {eid} could not be set up: {type(exc).__name__}: {exc}\n")
+    removed = _remove_stale(out, [u.claim for u in units], kind)
+    if removed:
+        stream.write(f"replacing {removed} stored result(s) of these claims in {out}\n")
+    for unit in units:
+        if unit.claim in failed:
             continue
+        progress = ProgressLine(unit.label, stream, tty)
         try:
-            config = module.quick_config() if quick else module.Config()
-            if real:
-                config = dataclasses.replace(config, device=device)
-            result = module.run(config=config, seed=seed, progress=progress)
+            result = run_unit(unit, progress=progress)
             path = save_result(result, out)
         except Exception as exc:
             progress.finish(f"FAILED: {type(exc).__name__}: {exc}")
-            failed[eid] = f"{type(exc).__name__}: {exc}"
-            err.write(f"error: {eid} raised {type(exc).__name__}: {exc}\n")
+            failed[unit.claim] = f"{unit.label}: {type(exc).__name__}: {exc}"
+            err.write(f"error: {unit.label} raised {type(exc).__name__}: {exc}\n")
             err.write("".join("  " + line for line in traceback.format_exc().splitlines(True)))
             err.flush()
             continue
         progress.fraction = 1.0
-        mark = "holds" if result.verdict.holds else "DOES NOT HOLD"
+        mark = "rule holds" if result.verdict.holds else "rule fails"
         progress.finish(f"{mark} (saved {path.name})")
-        if not result.verdict.holds:
-            not_holding.append(f"{result.stem}: {result.verdict.evidence}")
 
     report_failed = False
+    verdicts = []
     if len(failed) < len(ids):
         try:
+            verdicts = [v for v in aggregate(load_results(out))
+                        if v.kind == kind and v.experiment in ids]
             html_path, md_path = build_report(out)
         except Exception as exc:
             report_failed = True
@@ -225,9 +250,13 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
             stream.write(f"report: {html_path}\n(markdown: {md_path})\n")
     else:
         err.write("error: no experiment ran, so no report was built\n")
+    not_holding = [v for v in verdicts if not v.holds and v.experiment not in failed]
+    for v in verdicts:
+        stream.write(f"{v.experiment} ({v.kind}): {v.status.upper() if not v.holds else v.status}"
+                     f" - {v.evidence}\n")
     if not_holding:
-        stream.write("claims that do not hold:\n" +
-                     "".join(f"  {line}\n" for line in not_holding))
+        stream.write("claims that do not hold: " +
+                     ", ".join(f"{v.experiment} ({v.status})" for v in not_holding) + "\n")
     if failed:
         err.write("experiments that failed: " +
                   "; ".join(f"{k} ({v})" for k, v in failed.items()) + "\n")
@@ -354,11 +383,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--quick", action="store_true", help="use each claim's quick_config()")
     rep.add_argument("--only", type=_experiment_ids, default=None, metavar="IDS",
                      help="comma-separated claim ids to run, e.g. E1,E3 (default: all)")
-    rep.add_argument("--seed", type=_nonnegative_int, default=0, help="seed (>= 0)")
+    rep.add_argument("--seed", type=_nonnegative_int, default=0,
+                     help="root seed (>= 0); replicate i runs on SeedSequence(seed).spawn()[i]")
+    rep.add_argument("--replicates", type=_positive_int, default=None, metavar="N",
+                     help="independent replicates per claim, each with its control (default: "
+                          "toy 5, real 3; with --quick toy 3, real 2)")
     rep.add_argument("--out", default="reports/latest",
                      help="directory for the results and the report (default: %(default)s)")
     rep.add_argument("--strict", action="store_true",
-                     help="exit with status 1 if any claim does not hold")
+                     help="exit with status 1 if any claim does not hold over its replicates "
+                          "and control")
     rep.add_argument("--real", action="store_true",
                      help="run the claims on trained networks instead of the toy landscape "
                           "(needs pip install landsim[torch]); store both kinds in one --out "
@@ -387,7 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rep.error("--device applies to the real-network suite: use it with --real "
                       "(the toy suite runs on the CPU)")
         return run_reproduce(args.only or EXPERIMENT_IDS, args.quick, args.seed, args.out,
-                             args.strict, real=args.real, device=args.device or "cpu")
+                             args.strict, real=args.real, device=args.device or "cpu",
+                             replicates=args.replicates)
     if args.command == "report":
         return run_report(args.dir, args.out)
     if args.command == "demo":
