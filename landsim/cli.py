@@ -218,8 +218,10 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
     removed = _remove_stale(out, [u.claim for u in units], kind)
     if removed:
         stream.write(f"replacing {removed} stored result(s) of these claims in {out}\n")
+    skipped: dict[str, int] = {}
     for unit in units:
-        if unit.claim in failed:
+        if unit.claim in failed:  # a claim whose unit raised is not aggregated: stop it
+            skipped[unit.claim] = skipped.get(unit.claim, 0) + 1
             continue
         progress = ProgressLine(unit.label, stream, tty)
         try:
@@ -252,11 +254,16 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
         err.write("error: no experiment ran, so no report was built\n")
     not_holding = [v for v in verdicts if not v.holds and v.experiment not in failed]
     for v in verdicts:
-        stream.write(f"{v.experiment} ({v.kind}): {v.status.upper() if not v.holds else v.status}"
-                     f" - {v.evidence}\n")
+        if v.experiment in failed:
+            stream.write(f"{v.experiment} ({v.kind}): FAILED - a unit raised, see the errors\n")
+        else:
+            status = v.status if v.holds else v.status.upper()
+            stream.write(f"{v.experiment} ({v.kind}): {status} - {v.evidence}\n")
     if not_holding:
         stream.write("claims that do not hold: " +
                      ", ".join(f"{v.experiment} ({v.status})" for v in not_holding) + "\n")
+    for claim, n in skipped.items():
+        failed[claim] += f"; its other {n} unit(s) were skipped"
     if failed:
         err.write("experiments that failed: " +
                   "; ".join(f"{k} ({v})" for k, v in failed.items()) + "\n")

@@ -24,7 +24,8 @@ def _result(**changes) -> Result:
 def test_round_trip_is_exact(tmp_path):
     r = _result()
     path = save_result(r, tmp_path)
-    assert path.name == "E9-toy-seed3.json" and (tmp_path / "E9-toy-seed3.npz").exists()
+    assert path.name == "E9-toy-claim-seed3-r0.json"
+    assert (tmp_path / "E9-toy-claim-seed3-r0.npz").exists()
     back = load_result(path)
     assert back.to_json_dict() == r.to_json_dict()
     assert back.metrics["m"] == 0.1 + 0.2  # bit-exact float
