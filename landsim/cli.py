@@ -30,6 +30,7 @@ from typing import TextIO
 import numpy as np
 
 from . import __version__, descent, geometry, paths
+from .seeding import children
 from .spec import random_landscape
 
 
@@ -309,7 +310,10 @@ def run_demo(dim: int, n_wedges: int, n_short: int, eps0: float, eps1: float, ra
     out: dict = {"config": dict(dim=dim, n_wedges=n_wedges, n_short=n_short, eps0=eps0,
                                 eps1=eps1, radius=radius, seed=seed)}
     t0 = time.perf_counter()
-    spec = random_landscape(dim, n_wedges, n_short, eps0=eps0, eps1=eps1, seed=seed)
+    seeds = dict(zip(("landscape", "starts", "descent", "a", "b", "plane"),
+                     children(seed, 6)))  # one stream per purpose, never seed + offset
+    spec = random_landscape(dim, n_wedges, n_short, eps0=eps0, eps1=eps1,
+                            seed=seeds["landscape"])
     geometry.evaluate(spec, np.zeros((1, dim)))  # compile or load the kernels
     log(f"landscape: D={dim}, K={n_wedges} axis-aligned wedges with s={n_short} short "
         f"directions, width {eps0} + {eps1} r (ready in {time.perf_counter() - t0:.1f} s)")
@@ -326,11 +330,11 @@ def run_demo(dim: int, n_wedges: int, n_short: int, eps0: float, eps1: float, ra
     out["intersections"] = rows
 
     n_runs = 8
-    x0 = descent.init_at_radius(dim, radius, n_runs, seed=seed)
+    x0 = descent.init_at_radius(dim, radius, n_runs, seed=seeds["starts"])
     cfg = descent.DescentConfig(optimizer="gd", lr=0.2, steps=500, target_loss=1e-10,
                                 record_every=50)
     t0 = time.perf_counter()
-    traj = descent.descend(spec, x0, cfg, seed=seed)
+    traj = descent.descend(spec, x0, cfg, seed=seeds["descent"])
     start_loss = traj.loss[0]
     final_wedge = traj.argmin[-1]
     out["descent"] = {"start_loss": start_loss.tolist(), "final_loss": traj.final_loss.tolist(),
@@ -343,8 +347,8 @@ def run_demo(dim: int, n_wedges: int, n_short: int, eps0: float, eps1: float, ra
         f"final radius {np.median(traj.radius[-1]):.2f}; "
         f"wedges reached {sorted({int(k) for k in final_wedge})}")
 
-    a = geometry.intersection_point(spec, [0], radius=radius, seed=seed + 1)
-    b = geometry.intersection_point(spec, [1], radius=radius, seed=seed + 2)
+    a = geometry.intersection_point(spec, [0], radius=radius, seed=seeds["a"])
+    b = geometry.intersection_point(spec, [1], radius=radius, seed=seeds["b"])
     mid = geometry.project_onto_intersection(spec, [0, 1], 0.5 * (a + b))
     t = paths.as_t(129)
     line = paths.path_barrier(spec, paths.line(a, b, t), t)
@@ -356,7 +360,7 @@ def run_demo(dim: int, n_wedges: int, n_short: int, eps0: float, eps1: float, ra
     log(f"  straight line barrier {line.barrier:.4g}; one-bend tunnel through their "
         f"intersection {tunnel.barrier:.4g}")
 
-    e1, e2 = paths.random_plane(dim, seed=seed, containing=a)
+    e1, e2 = paths.random_plane(dim, seed=seeds["plane"], containing=a)
     radii = np.linspace(0.0, 2.0 * radius, 9)
     angles = np.linspace(-np.pi, np.pi, 721)
     section = paths.radial_section(spec, np.zeros(dim), e1, e2, radii, angles)

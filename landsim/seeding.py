@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["SeedLike", "as_sequence", "replicate_sequence", "replicate_sequences",
-           "children", "streams", "int_seed", "SEED_MAX"]
+           "children", "child", "streams", "int_seed", "SEED_MAX"]
 
 #: Largest root seed (stored as a signed 64-bit integer by the job service).
 SEED_MAX = 2**63 - 1
@@ -68,6 +68,19 @@ def children(seed: SeedLike, n: int) -> list[np.random.SeedSequence]:
     parent = as_sequence(seed)
     return [np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, i),
                                    pool_size=parent.pool_size) for i in range(int(n))]
+
+
+def child(seed: SeedLike, *key: int) -> np.random.SeedSequence:
+    """The descendant of ``seed`` at path ``key`` (non-negative integers): ``child(s, 1, r)``
+    is child r of child 1 of ``s``, the same one on every call, unrelated to every other
+    path."""
+    parent = as_sequence(seed)
+    for k in key:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"a child key must be an integer >= 0, got {k!r}")
+    return np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key,
+                                                             *(int(k) for k in key)),
+                                  pool_size=parent.pool_size)
 
 
 def streams(seed: SeedLike, names: Sequence[str]) -> dict[str, np.random.Generator]:

@@ -32,6 +32,7 @@ from torch import nn
 
 from .. import descent as _descent
 from .._checks import choice, int_at_least, real_in
+from ..seeding import child, int_seed
 from ._device import check_seed, resolve_device
 from .curves import evaluate_simplex, fit_simplex, make_simplex
 from .data import Dataset
@@ -244,8 +245,10 @@ def intrinsic_dimension(fm: FlatModel, dataset: Dataset, dims: Sequence[int],
     config : TrainConfig, optional
         For the subspace runs.
     seed : int
-        Run r at dimension d uses minibatch seed ``seed + r`` and projection seed
-        ``seed + 1000 r + d`` (projections differ across d and runs).
+        Root of every draw: the full-space reference run trains on ``child(seed, 0)``, run
+        r at the i-th dimension of the grid on minibatches from ``child(seed, 1, r)`` and
+        projection from ``child(seed, 2, r, i)`` (:func:`landsim.seeding.child`; no two
+        share a stream).
     full_accuracy : float, optional
         Reference accuracy; otherwise a full-space run from x0 with ``full_config``
         (default ``config``) on a copy of the network.
@@ -274,15 +277,15 @@ def intrinsic_dimension(fm: FlatModel, dataset: Dataset, dims: Sequence[int],
     x0 = fm.get_flat() if x0 is None else fm.check_flat(x0, "x0")
     if full_accuracy is None:
         twin = FlatModel(copy.deepcopy(fm.model), fm.device)
-        res = train(twin, dataset, full_config or config, seed, init=x0)
+        res = train(twin, dataset, full_config or config, int_seed(child(seed, 0)), init=x0)
         full_accuracy = res.test_accuracy if metric == "test" else res.train_accuracy
     full_accuracy = real_in("full_accuracy", full_accuracy, 0.0, 1.0, high_open=False)
     acc = np.empty((len(grid), n_runs))
     loss = np.empty_like(acc)
     for i, d in enumerate(grid):
         for r in range(n_runs):
-            run = train_subspace(fm, dataset, d, config, seed + r, x0=x0, kind=kind,
-                                 projection_seed=seed + 1000 * r + d)
+            run = train_subspace(fm, dataset, d, config, int_seed(child(seed, 1, r)), x0=x0,
+                                 kind=kind, projection_seed=int_seed(child(seed, 2, r, i)))
             acc[i, r] = run.test_accuracy if metric == "test" else run.train_accuracy
             loss[i, r] = run.train_loss
     threshold = fraction * full_accuracy
@@ -400,7 +403,9 @@ def simplex_threshold(fm: FlatModel, dataset: Dataset, vertices: torch.Tensor,
         Subspace dimensions (of the space of all free points).
     config : TrainConfig, optional
     seed : int
-        Minibatch and sampling seed; the projection for d is seeded with ``seed + d``.
+        Root of every draw: at the i-th dimension of the grid the projection comes from
+        ``child(seed, 0, i)``; the minibatches and simplex samples come from
+        ``child(seed, 1)`` at every d (common random numbers across the grid).
     target_loss : float
         > 0; success when the max training loss on the grid is at most this.
     simplex : {"bezier", "centre"}
@@ -423,10 +428,12 @@ def simplex_threshold(fm: FlatModel, dataset: Dataset, vertices: torch.Tensor,
         raise ValueError("dims must hold at least one subspace dimension")
     vertices = vertices.to(fm.device, fm.dtype)
     flat_eval = evaluate_simplex(make_simplex(simplex, vertices), fm, dataset, resolution)
+    fit_seed = int_seed(child(seed, 1))
     out = np.empty((3, len(grid)))
     for i, d in enumerate(grid):
-        tunnel = in_subspace(make_simplex(simplex, vertices), d, kind, seed + d)
-        fit_simplex(tunnel, fm, dataset, config, seed, samples_per_step=samples_per_step)
+        tunnel = in_subspace(make_simplex(simplex, vertices), d, kind,
+                             int_seed(child(seed, 0, i)))
+        fit_simplex(tunnel, fm, dataset, config, fit_seed, samples_per_step=samples_per_step)
         ev = evaluate_simplex(tunnel, fm, dataset, resolution)
         out[:, i] = ev.max_train_loss, ev.train_barrier, ev.min_test_accuracy
     return SimplexThreshold(np.asarray(grid, dtype=np.int64), out[0], out[1], out[2],
