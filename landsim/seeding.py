@@ -3,7 +3,9 @@
 Every random draw of a claim comes from one :class:`numpy.random.SeedSequence`:
 
 - replicate ``i`` of a run with root seed ``s`` uses ``SeedSequence(s, spawn_key=(i,))``,
-  which is exactly ``SeedSequence(s).spawn(n)[i]`` (:func:`replicate_sequence`);
+  which is exactly ``SeedSequence(s).spawn(n)[i]`` (:func:`replicate_sequence`); a plain
+  integer seed ``s`` given to a function means replicate 0 of root ``s``
+  (:func:`as_sequence`);
 - inside a run, each purpose (the landscape, the starting points, the projections, a
   network's initialisation, its minibatches ...) gets its own child of that sequence
   (:func:`children`, :func:`streams`), never ``seed + offset``;
@@ -34,14 +36,23 @@ SEED_MAX = 2**63 - 1
 SeedLike = int | np.random.SeedSequence
 
 
+def _root(seed) -> int:
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) \
+            and 0 <= int(seed) <= SEED_MAX:
+        return int(seed)
+    raise ValueError(f"seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
+
+
 def as_sequence(seed: SeedLike) -> np.random.SeedSequence:
-    """``seed`` as a SeedSequence: an integer in [0, 2^63 - 1] becomes ``SeedSequence(seed)``;
-    a SeedSequence is returned as it is. Raises ValueError otherwise."""
+    """``seed`` as a SeedSequence: an integer ``s`` in [0, 2^63 - 1] means replicate 0 of root
+    seed ``s``, ``replicate_sequence(s, 0)``, so that ``run(seed=s)`` draws exactly what the
+    unit (s, replicate 0) draws; a SeedSequence is returned as it is. Raises ValueError
+    otherwise."""
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) \
             and 0 <= int(seed) <= SEED_MAX:
-        return np.random.SeedSequence(int(seed))
+        return replicate_sequence(int(seed), 0)
     raise ValueError(f"seed must be an integer in [0, {SEED_MAX}] or a "
                      f"numpy.random.SeedSequence, got {seed!r}")
 
@@ -52,8 +63,7 @@ def replicate_sequence(seed: int, replicate: int) -> np.random.SeedSequence:
     if isinstance(replicate, bool) or not isinstance(replicate, (int, np.integer)) \
             or replicate < 0:
         raise ValueError(f"replicate must be an integer >= 0, got {replicate!r}")
-    root = as_sequence(seed)
-    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, int(replicate)))
+    return np.random.SeedSequence(_root(seed), spawn_key=(int(replicate),))
 
 
 def replicate_sequences(seed: int, n: int) -> list[np.random.SeedSequence]:
