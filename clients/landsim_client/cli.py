@@ -10,9 +10,9 @@ Global options come before the subcommand::
 - landscapes: ``create`` (random parameters, or ``--spec FILE.json|.npz``), ``list``,
   ``show ID``, ``delete ID``, ``eval ID --points X.npy [--gradient] [--out F.npz]``,
   ``section ID line|plane|radial ... [--plot F.png] [--out F.npz]``;
-- jobs: ``submit EXPERIMENT [--kind toy|real] [--quick] [--seed N] [--config JSON]
-  [--watch]``, ``jobs [--state S ...]``, ``job ID``, ``watch ID``, ``cancel ID``,
-  ``result ID [--out DIR] [--plot F.png]``, ``delete-job ID``.
+- jobs: ``submit EXPERIMENT [--kind toy|real] [--quick] [--seed N] [--replicate N]
+  [--control] [--config JSON] [--watch]``, ``jobs [--state S ...]``, ``job ID``,
+  ``watch ID``, ``cancel ID``, ``result ID [--out DIR] [--plot F.png]``, ``delete-job ID``.
 
 Vectors of dimension D (section origins and directions) are written ``zeros``, ``ones``,
 ``e<k>`` (unit vector of axis k), ``random[:SEED]`` (standard normal), a comma list of D
@@ -170,7 +170,8 @@ def _plot_result(result, path: str) -> None:
     rows = (n + cols - 1) // cols
     fig = _figure((4.5 * cols, 3.5 * rows + 0.6))
     verdict = "holds" if result.verdict.holds else "does not hold"
-    fig.suptitle(f"{result.experiment} ({result.kind}, seed {result.seed}): claim {verdict}")
+    fig.suptitle(f"{result.experiment} ({result.kind}, {result.arm} arm, seed {result.seed}, "
+                 f"replicate {result.replicate}): claim {verdict}")
     for i, (name, a) in enumerate(series):
         ax = fig.add_subplot(rows, cols, i + 1)
         a = a.astype(np.float64)
@@ -285,8 +286,8 @@ def cmd_section(args, client: Client, out) -> int:
 
 
 def _job_line(job: Job) -> str:
-    return (f"{job.id}  {job.experiment:3} {job.kind:4} {job.state:9} {job.progress:6.1%}  "
-            f"{job.message}")
+    return (f"{job.id}  {job.experiment:3} {job.kind:4} {job.arm:7} r{job.replicate:<4} "
+            f"{job.state:9} {job.progress:6.1%}  {job.message}")
 
 
 def _follow(client: Client, job_id: str, out) -> int:
@@ -327,7 +328,8 @@ def cmd_submit(args, client: Client, out) -> int:
         if not isinstance(config, dict):
             raise UsageError(f"--config must be a JSON object, got {args.config!r}")
     job = client.submit(args.experiment, kind=args.kind, config=config, quick=args.quick,
-                        seed=args.seed, request_id=args.request_id)
+                        seed=args.seed, request_id=args.request_id, replicate=args.replicate,
+                        arm="control" if args.control else "claim")
     print(f"job {job.id} {job.state}", file=out, flush=True)
     return _follow(client, job.id, out) if args.watch else 0
 
@@ -342,6 +344,7 @@ def cmd_job(args, client: Client, out) -> int:
     job = client.get_job(args.id)
     print(_job_line(job), file=out)
     print(f"config    {json.dumps(job.config, sort_keys=True)}\nseed      {job.seed}\n"
+          f"replicate {job.replicate}\narm       {job.arm}\n"
           f"attempts  {job.attempts}/{job.max_attempts}\ncreated   {_when(job.created)}\n"
           f"started   {_when(job.started)}\nfinished  {_when(job.finished)}", file=out)
     if job.error:
@@ -361,7 +364,8 @@ def cmd_cancel(args, client: Client, out) -> int:
 def cmd_result(args, client: Client, out) -> int:
     result = client.result(args.id)
     verdict = "holds" if result.verdict.holds else "does not hold"
-    print(f"{result.experiment} ({result.kind}, seed {result.seed}): claim {verdict}\n"
+    print(f"{result.experiment} ({result.kind}, {result.arm} arm, seed {result.seed}, "
+          f"replicate {result.replicate}): claim {verdict}\n"
           f"rule      {result.verdict.rule}\nevidence  {result.verdict.evidence}", file=out)
     for name, value in sorted(result.metrics.items()):
         print(f"  {name:28} {value:.6g}", file=out)
@@ -465,8 +469,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("experiment", help="claim id E1 .. E7")
     c.add_argument("--kind", choices=("toy", "real"), default="toy")
     c.add_argument("--quick", action="store_true", help="start from the quick config")
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--config", help="JSON object of config overrides")
+    c.add_argument("--seed", type=int, default=0, help="root seed (default: 0)")
+    c.add_argument("--replicate", type=int, default=0, metavar="N",
+                   help="replicate index in [0, 9999]: the run draws from "
+                        "SeedSequence(seed, spawn_key=(N,)) (default: 0)")
+    c.add_argument("--control", action="store_true",
+                   help="run the negative control of the config instead of the claim arm")
+    c.add_argument("--config", help="JSON object of config overrides (of the claim arm)")
     c.add_argument("--request-id", help="idempotency key (default: a fresh uuid)")
     c.add_argument("--watch", action="store_true", help="follow the job to its end")
     c.set_defaults(func=cmd_submit)

@@ -92,6 +92,9 @@ _OPTIMIZERS = {"gd": pb.OPTIMIZER_GD, "sgd": pb.OPTIMIZER_SGD,
 _JOB_KINDS = {"toy": jobs_pb2.JOB_KIND_TOY, "real": jobs_pb2.JOB_KIND_REAL}
 _JOB_KIND_NAMES = {jobs_pb2.JOB_KIND_UNSPECIFIED: "toy", jobs_pb2.JOB_KIND_TOY: "toy",
                    jobs_pb2.JOB_KIND_REAL: "real"}
+_JOB_ARMS = {"claim": jobs_pb2.JOB_ARM_CLAIM, "control": jobs_pb2.JOB_ARM_CONTROL}
+_JOB_ARM_NAMES = {jobs_pb2.JOB_ARM_UNSPECIFIED: "claim", jobs_pb2.JOB_ARM_CLAIM: "claim",
+                  jobs_pb2.JOB_ARM_CONTROL: "control"}
 _FLOATS = ("float64", "float32")
 _MARGIN = 64 << 10  # room for the message frame and the other fields
 _LANDSCAPE_SERVICE = pb.DESCRIPTOR.services_by_name["LandscapeService"].full_name
@@ -326,9 +329,14 @@ class Job:
     id, request_id, experiment : str
     kind : {"toy", "real"}
     config : dict
-        The config the job runs (complete for toy jobs; the overrides for real ones).
+        The config of the claim arm (complete for toy jobs; the overrides for real ones).
     quick : bool
     seed : int
+        Root seed.
+    replicate : int
+        Replicate index: the run draws from ``SeedSequence(seed, spawn_key=(replicate,))``.
+    arm : {"claim", "control"}
+        The claim's config itself, or its negative control.
     state : {"QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"}
     progress : float
         Fraction done, in [0, 1].
@@ -345,6 +353,8 @@ class Job:
     config: dict = field(repr=False)
     quick: bool
     seed: int
+    replicate: int
+    arm: str
     state: str
     progress: float
     message: str
@@ -372,7 +382,8 @@ class Job:
             config = {"_unparsed": msg.config_json}
         return cls(id=msg.id, request_id=msg.request_id, experiment=msg.experiment_id,
                    kind=_JOB_KIND_NAMES.get(msg.kind, str(msg.kind)), config=config,
-                   quick=msg.quick, seed=int(msg.seed),
+                   quick=msg.quick, seed=int(msg.seed), replicate=int(msg.replicate),
+                   arm=_JOB_ARM_NAMES.get(msg.arm, str(msg.arm)),
                    state=name.removeprefix("JOB_STATE_"), progress=msg.progress,
                    message=msg.message, attempts=int(msg.attempts),
                    max_attempts=int(msg.max_attempts), error=msg.error,
@@ -826,17 +837,26 @@ class Client:
     # ------------------------------------------------------------------ jobs
     def submit(self, experiment: str, kind: str = "toy", config: dict | str | None = None,
                quick: bool = False, seed: int = 0, request_id: str | None = None, *,
-               max_attempts: int = 0, timeout: float | None = None) -> Job:
-        """Queue one run of claim ``experiment`` ("E1" .. "E7").
+               replicate: int = 0, arm: str = "claim", max_attempts: int = 0,
+               timeout: float | None = None) -> Job:
+        """Queue one run of claim ``experiment`` ("E1" .. "E7"): one replicate of one arm,
+        the unit of work of :mod:`landsim.units`.
 
         Parameters
         ----------
         kind : {"toy", "real"}
         config : dict or str, optional
-            Overrides of the experiment's Config fields (a dict or a JSON object text).
+            Overrides of the experiment's Config fields (a dict or a JSON object text), for
+            the claim arm; the control arm runs the experiment's control of that config.
         quick : bool
             Start from the experiment's quick_config().
         seed : int
+            Root seed.
+        replicate : int
+            Replicate index, in [0, 9999]: the run draws from
+            ``SeedSequence(seed, spawn_key=(replicate,))``.
+        arm : {"claim", "control"}
+            Run the claim's config, or its negative control.
         request_id : str, optional
             Makes the call idempotent: the same id and body give the same job. A fresh
             uuid4 is used when omitted, so the client's own retries never queue twice.
@@ -845,9 +865,12 @@ class Client:
         """
         if kind not in _JOB_KINDS:
             raise ValueError(f"kind must be one of {sorted(_JOB_KINDS)}, got {kind!r}")
+        if arm not in _JOB_ARMS:
+            raise ValueError(f"arm must be one of {sorted(_JOB_ARMS)}, got {arm!r}")
         request = jobs_pb2.CreateJobRequest(
             experiment_id=experiment, kind=_JOB_KINDS[kind], quick=bool(quick), seed=int(seed),
-            request_id=request_id or uuid.uuid4().hex, max_attempts=int(max_attempts))
+            request_id=request_id or uuid.uuid4().hex, max_attempts=int(max_attempts),
+            replicate=int(replicate), arm=_JOB_ARMS[arm])
         if config is not None:
             request.config_json = config if isinstance(config, str) else json.dumps(config)
         msg = self._unary("CreateJob", self._jobs.CreateJob, request, idempotent=True,
@@ -1068,10 +1091,14 @@ def _result_from_parts(parts: Iterator[jobs_pb2.JobResultPart]):
             raise WireError(f"array {info.name!r} is {a.dtype} {list(a.shape)}, the summary "
                             f"says {info.dtype} {list(info.shape)}")
         series[info.name] = a
+    if summary.arm not in _JOB_ARM_NAMES:  # a Result has no place for an unknown arm
+        raise WireError(f"result of an unknown arm {summary.arm}")
     v = summary.verdict
     return Result(experiment=summary.experiment_id,
                   kind=_JOB_KIND_NAMES.get(summary.kind, "toy"),
                   config=json.loads(summary.config_json or "{}"), seed=int(summary.seed),
                   version=summary.version, timings=dict(summary.timings),
                   metrics=dict(summary.metrics), series=series,
-                  verdict=Verdict(v.holds, v.rule, v.evidence), machine=summary.machine)
+                  verdict=Verdict(v.holds, v.rule, v.evidence), machine=summary.machine,
+                  arm=_JOB_ARM_NAMES[summary.arm],
+                  replicate=int(summary.replicate))

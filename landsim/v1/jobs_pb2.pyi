@@ -18,6 +18,12 @@ class JobKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_KIND_TOY: _ClassVar[JobKind]
     JOB_KIND_REAL: _ClassVar[JobKind]
 
+class JobArm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_ARM_UNSPECIFIED: _ClassVar[JobArm]
+    JOB_ARM_CLAIM: _ClassVar[JobArm]
+    JOB_ARM_CONTROL: _ClassVar[JobArm]
+
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
@@ -29,6 +35,9 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 JOB_KIND_UNSPECIFIED: JobKind
 JOB_KIND_TOY: JobKind
 JOB_KIND_REAL: JobKind
+JOB_ARM_UNSPECIFIED: JobArm
+JOB_ARM_CLAIM: JobArm
+JOB_ARM_CONTROL: JobArm
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_QUEUED: JobState
 JOB_STATE_RUNNING: JobState
@@ -37,7 +46,7 @@ JOB_STATE_FAILED: JobState
 JOB_STATE_CANCELLED: JobState
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("experiment_id", "kind", "config_json", "config_struct", "quick", "seed", "request_id", "max_attempts")
+    __slots__ = ("experiment_id", "kind", "config_json", "config_struct", "quick", "seed", "request_id", "max_attempts", "replicate", "arm")
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +55,8 @@ class CreateJobRequest(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    REPLICATE_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     kind: JobKind
     config_json: str
@@ -54,10 +65,12 @@ class CreateJobRequest(_message.Message):
     seed: int
     request_id: str
     max_attempts: int
-    def __init__(self, experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., config_struct: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., quick: _Optional[bool] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., max_attempts: _Optional[int] = ...) -> None: ...
+    replicate: int
+    arm: JobArm
+    def __init__(self, experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., config_struct: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., quick: _Optional[bool] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., max_attempts: _Optional[int] = ..., replicate: _Optional[int] = ..., arm: _Optional[_Union[JobArm, str]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "request_id", "experiment_id", "kind", "config_json", "quick", "seed", "state", "progress", "message", "attempts", "max_attempts", "error", "cancel_requested", "create_time", "start_time", "finish_time", "lease_expire_time")
+    __slots__ = ("id", "request_id", "experiment_id", "kind", "config_json", "quick", "seed", "state", "progress", "message", "attempts", "max_attempts", "error", "cancel_requested", "create_time", "start_time", "finish_time", "lease_expire_time", "replicate", "arm")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +89,8 @@ class Job(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     FINISH_TIME_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REPLICATE_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
     id: str
     request_id: str
     experiment_id: str
@@ -94,7 +109,9 @@ class Job(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     finish_time: _timestamp_pb2.Timestamp
     lease_expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., request_id: _Optional[str] = ..., experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., quick: _Optional[bool] = ..., seed: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., attempts: _Optional[int] = ..., max_attempts: _Optional[int] = ..., error: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    replicate: int
+    arm: JobArm
+    def __init__(self, id: _Optional[str] = ..., request_id: _Optional[str] = ..., experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., quick: _Optional[bool] = ..., seed: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., attempts: _Optional[int] = ..., max_attempts: _Optional[int] = ..., error: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replicate: _Optional[int] = ..., arm: _Optional[_Union[JobArm, str]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -171,7 +188,7 @@ class ArrayInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class JobResultSummary(_message.Message):
-    __slots__ = ("experiment_id", "kind", "config_json", "seed", "version", "machine", "timings", "metrics", "verdict", "arrays")
+    __slots__ = ("experiment_id", "kind", "config_json", "seed", "version", "machine", "timings", "metrics", "verdict", "arrays", "replicate", "arm")
     class TimingsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +213,8 @@ class JobResultSummary(_message.Message):
     METRICS_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     ARRAYS_FIELD_NUMBER: _ClassVar[int]
+    REPLICATE_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     kind: JobKind
     config_json: str
@@ -206,7 +225,9 @@ class JobResultSummary(_message.Message):
     metrics: _containers.ScalarMap[str, float]
     verdict: Verdict
     arrays: _containers.RepeatedCompositeFieldContainer[ArrayInfo]
-    def __init__(self, experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., seed: _Optional[int] = ..., version: _Optional[str] = ..., machine: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., verdict: _Optional[_Union[Verdict, _Mapping]] = ..., arrays: _Optional[_Iterable[_Union[ArrayInfo, _Mapping]]] = ...) -> None: ...
+    replicate: int
+    arm: JobArm
+    def __init__(self, experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., seed: _Optional[int] = ..., version: _Optional[str] = ..., machine: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., verdict: _Optional[_Union[Verdict, _Mapping]] = ..., arrays: _Optional[_Iterable[_Union[ArrayInfo, _Mapping]]] = ..., replicate: _Optional[int] = ..., arm: _Optional[_Union[JobArm, str]] = ...) -> None: ...
 
 class JobResultPart(_message.Message):
     __slots__ = ("summary", "chunk")

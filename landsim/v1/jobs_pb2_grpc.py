@@ -77,9 +77,11 @@ class JobServiceServicer:
     """
 
     def CreateJob(self, request, context):
-        """Queue a new job. With a request_id, a retry of the same request returns the job made by
-        the first call; the same request_id with a different body is ALREADY_EXISTS. A bad
-        experiment id, config field or seed is INVALID_ARGUMENT naming the field.
+        """Queue a new job: one unit of work, (experiment, kind, config, seed, replicate, arm),
+        run as landsim.units.run_unit runs it. With a request_id, a retry of the same request
+        returns the job made by the first call; the same request_id with a different body
+        (replicate and arm included) is ALREADY_EXISTS. A bad experiment id, config field,
+        seed, replicate or arm is INVALID_ARGUMENT naming the field.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

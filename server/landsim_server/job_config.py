@@ -1,7 +1,9 @@
 """What a job runs: the experiment registry of each kind and configs built from overrides.
 
-A job names a kind ("toy" or "real"), an experiment id and a JSON object of overrides of
-the experiment's ``Config``. :func:`resolve` finds the experiment module through the
+A job names a kind ("toy" or "real"), an experiment id, a JSON object of overrides of
+the experiment's ``Config``, a root seed, a replicate index and an arm ("claim" or
+"control"): exactly a :class:`landsim.units.Unit`, which the worker builds and runs with
+:func:`landsim.units.run_unit`. :func:`resolve` finds the experiment module through the
 registry of the kind (``landsim.experiments`` or ``landsim.real.experiments``, both with
 ``get(id)``), and :func:`build_config` applies the overrides to the default or quick
 config, so the server (at creation) and the worker (at run time) build the same config.
@@ -22,10 +24,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["KINDS", "JobSpec", "KindUnavailable", "resolve", "real_available", "build_config",
-           "config_dict", "parse_overrides", "canonical_json"]
+from landsim.results import ARMS  # "claim" (config itself), "control" (its control)
+
+__all__ = ["KINDS", "ARMS", "REPLICATE_MAX", "JobSpec", "KindUnavailable", "resolve",
+           "real_available", "build_config", "config_dict", "parse_overrides",
+           "canonical_json"]
 
 KINDS = ("toy", "real")
+#: Largest replicate index a job may run (a reproduction runs a handful per claim).
+REPLICATE_MAX = 9999
 REGISTRIES = {"toy": "landsim.experiments", "real": "landsim.real.experiments"}
 MAX_CONFIG_JSON_BYTES = 64 * 1024  # largest config JSON accepted from a client
 SEED_MAX = 2**63 - 1  # seeds are stored as SQLite integers (signed 64-bit)
@@ -52,6 +59,11 @@ class JobSpec:
         In [0, 2**63 - 1].
     max_attempts : int
         Starts allowed before a lost worker makes the job FAILED, in [1, 10].
+    replicate : int
+        Replicate index, in [0, REPLICATE_MAX]: the run draws from
+        ``SeedSequence(seed, spawn_key=(replicate,))``.
+    arm : {"claim", "control"}
+        Run ``config`` itself, or the experiment's ``control_config`` of it.
     """
 
     experiment: str
@@ -60,6 +72,8 @@ class JobSpec:
     quick: bool
     seed: int
     max_attempts: int = 3
+    replicate: int = 0
+    arm: str = "claim"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -85,12 +99,27 @@ class JobSpec:
                 or not 1 <= self.max_attempts <= 10):
             raise ValueError(f"max_attempts must be an integer in [1, 10], got "
                              f"{self.max_attempts!r}")
+        if (isinstance(self.replicate, bool) or not isinstance(self.replicate, int)
+                or not 0 <= self.replicate <= REPLICATE_MAX):
+            raise ValueError(f"replicate must be an integer in [0, {REPLICATE_MAX}], got "
+                             f"{self.replicate!r}")
+        if self.arm not in ARMS:
+            raise ValueError(f"arm must be one of {ARMS}, got {self.arm!r}")
 
     def fingerprint(self) -> str:
-        """Canonical JSON of the spec: two requests are the same job iff these are equal."""
-        return canonical_json({"experiment": self.experiment, "kind": self.kind,
-                               "config": self.config, "quick": self.quick, "seed": self.seed,
-                               "max_attempts": self.max_attempts})
+        """Canonical JSON of the spec: two requests are the same job iff these are equal.
+
+        ``replicate`` and ``arm`` appear only when they differ from their defaults (0,
+        "claim"), so a spec with the defaults has the fingerprint it had before these
+        fields existed, and request ids stored then still match their retries.
+        """
+        data = {"experiment": self.experiment, "kind": self.kind, "config": self.config,
+                "quick": self.quick, "seed": self.seed, "max_attempts": self.max_attempts}
+        if self.replicate != 0:
+            data["replicate"] = self.replicate
+        if self.arm != "claim":
+            data["arm"] = self.arm
+        return canonical_json(data)
 
 
 def canonical_json(value: Any) -> str:

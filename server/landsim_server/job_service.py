@@ -65,6 +65,9 @@ MIN_CHUNK_BYTES = 1024
 _KIND_NAMES = {jobs_pb2.JOB_KIND_UNSPECIFIED: "toy", jobs_pb2.JOB_KIND_TOY: "toy",
                jobs_pb2.JOB_KIND_REAL: "real"}
 _KIND_ENUMS = {"toy": jobs_pb2.JOB_KIND_TOY, "real": jobs_pb2.JOB_KIND_REAL}
+_ARM_NAMES = {jobs_pb2.JOB_ARM_UNSPECIFIED: "claim", jobs_pb2.JOB_ARM_CLAIM: "claim",
+              jobs_pb2.JOB_ARM_CONTROL: "control"}
+_ARM_ENUMS = {"claim": jobs_pb2.JOB_ARM_CLAIM, "control": jobs_pb2.JOB_ARM_CONTROL}
 
 
 class AlreadyExists(ServiceError):
@@ -112,11 +115,14 @@ def spec_from_request(request: jobs_pb2.CreateJobRequest, *, default_max_attempt
                       torch_worker: bool = False) -> JobSpec:
     """Check a CreateJobRequest and build its JobSpec (toy configs resolved completely).
 
+    For a toy job of the control arm, the control of the resolved config is built too, so
+    a config whose control the experiment rejects fails here rather than in the worker.
+
     Raises
     ------
     InvalidArgument
         Naming the field: experiment_id, kind, config_json / config.<name>, seed,
-        request_id or max_attempts.
+        replicate, arm, request_id or max_attempts.
     """
     if request.kind not in _KIND_NAMES:
         raise InvalidArgument("kind", f"kind must be JOB_KIND_TOY or JOB_KIND_REAL, got "
@@ -125,6 +131,15 @@ def spec_from_request(request: jobs_pb2.CreateJobRequest, *, default_max_attempt
     if request.seed < 0:
         raise InvalidArgument("seed", f"seed must be in [0, {job_config.SEED_MAX}], got "
                                       f"{request.seed}")
+    if not 0 <= request.replicate <= job_config.REPLICATE_MAX:
+        raise InvalidArgument("replicate", f"replicate must be in [0, "
+                                           f"{job_config.REPLICATE_MAX}], got "
+                                           f"{request.replicate}")
+    if request.arm not in _ARM_NAMES:
+        raise InvalidArgument("arm", f"arm must be JOB_ARM_UNSPECIFIED (0, the claim), "
+                                     f"JOB_ARM_CLAIM (1) or JOB_ARM_CONTROL (2), got "
+                                     f"{request.arm}")
+    arm = _ARM_NAMES[request.arm]
     rid = request.request_id
     if len(rid) > MAX_REQUEST_ID_CHARS or not all(32 <= ord(ch) < 127 for ch in rid):
         raise InvalidArgument("request_id", f"request_id must be 1 to {MAX_REQUEST_ID_CHARS} "
@@ -156,6 +171,12 @@ def spec_from_request(request: jobs_pb2.CreateJobRequest, *, default_max_attempt
             config = job_config.build_config(module, overrides, request.quick)
         except ValueError as exc:
             raise InvalidArgument(_config_field(overrides, str(exc)), str(exc)) from exc
+        if arm == "control":
+            try:
+                module.control_config(config)
+            except ValueError as exc:
+                raise InvalidArgument("arm", f"the control of this config is not valid: "
+                                             f"{exc}") from exc
         overrides, quick = job_config.config_dict(config), False
     else:
         reason = job_config.real_available()
@@ -169,7 +190,8 @@ def spec_from_request(request: jobs_pb2.CreateJobRequest, *, default_max_attempt
         quick = request.quick
     try:
         return JobSpec(experiment=experiment, kind=kind, config=overrides, quick=quick,
-                       seed=int(request.seed), max_attempts=max_attempts)
+                       seed=int(request.seed), max_attempts=max_attempts,
+                       replicate=int(request.replicate), arm=arm)
     except ValueError as exc:  # e.g. a NaN inside a Struct, or too large
         raise InvalidArgument(which or "config_json", str(exc)) from exc
 
@@ -192,7 +214,8 @@ def job_to_proto(job: JobRecord, event: JobEvent | None = None) -> jobs_pb2.Job:
         kind=_KIND_ENUMS[job.kind], config_json=json.dumps(job.config, sort_keys=True),
         quick=job.quick, seed=job.seed, state=jobs_pb2.JobState.Value(f"JOB_STATE_{state}"),
         progress=progress, message=message, attempts=attempts, max_attempts=job.max_attempts,
-        error=error, cancel_requested=job.cancel_requested)
+        error=error, cancel_requested=job.cancel_requested, replicate=job.replicate,
+        arm=_ARM_ENUMS[job.arm])
     _set_time(out.create_time, job.created)
     _set_time(out.start_time, job.started)
     _set_time(out.finish_time, job.finished)
@@ -212,7 +235,8 @@ def result_parts(result: Result, chunk_bytes: int = DEFAULT_CHUNK_BYTES
         verdict=jobs_pb2.Verdict(holds=result.verdict.holds, rule=result.verdict.rule,
                                  evidence=result.verdict.evidence),
         arrays=[jobs_pb2.ArrayInfo(name=name, dtype=info["dtype"], shape=info["shape"])
-                for name, info in data["series"].items()])
+                for name, info in data["series"].items()],
+        replicate=result.replicate, arm=_ARM_ENUMS[result.arm])
     yield jobs_pb2.JobResultPart(summary=summary)
     for name, array in result.series.items():
         for chunk in iter_chunks(name, array, chunk_bytes):

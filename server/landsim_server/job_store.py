@@ -2,8 +2,8 @@
 
 Tables (in the shared database of :func:`landsim_server.db.connect`):
 
-- ``jobs``: one row per job: spec, state, progress, attempts and the lease of the worker
-  running it;
+- ``jobs``: one row per job: spec (replicate and arm included), state, progress, attempts
+  and the lease of the worker running it;
 - ``job_events``: every state change and progress report of a job, in order, for WatchJob;
 - ``job_results``: metrics and verdict of a SUCCEEDED job and the paths and SHA-256 of its
   result files, written with :func:`landsim.results.save_result` under
@@ -15,6 +15,11 @@ lease expired goes back to QUEUED, or to FAILED once it has been started ``max_a
 times. Cancelling a job makes it CANCELLED at once; its worker sees that at its next
 renewal and stops. Everything is in the database and the result files, so a restarted
 server loses nothing.
+
+Migrations. Opening a store brings an older database up to date in place, in one
+``BEGIN IMMEDIATE`` transaction, by adding the columns it lacks (:data:`_ADDED_COLUMNS`)
+with defaults that give stored rows their old meaning: jobs stored before replicates and
+arms existed read as replicate 0 of the claim arm. Nothing stored is rewritten or lost.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from .job_config import JobSpec
 
 __all__ = ["STATES", "FINAL_STATES", "JobRecord", "JobEvent", "JobStore", "JobNotFound",
            "RequestConflict", "JobStateError", "ResultCorrupt", "encode_page_token",
-           "decode_page_token"]
+           "decode_page_token", "migrate"]
 
 STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -66,7 +71,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
     started REAL,
-    finished REAL
+    finished REAL,
+    replicate INTEGER NOT NULL DEFAULT 0,
+    arm TEXT NOT NULL DEFAULT 'claim'
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 CREATE TABLE IF NOT EXISTS job_events (
@@ -91,6 +98,33 @@ CREATE TABLE IF NOT EXISTS job_results (
     created REAL NOT NULL
 );
 """
+
+#: Columns of ``jobs`` added after its first version, as (name, definition), in order; a
+#: database that lacks one gets it, with its default, when a store opens it.
+_ADDED_COLUMNS = (
+    ("replicate", "INTEGER NOT NULL DEFAULT 0"),
+    ("arm", "TEXT NOT NULL DEFAULT 'claim'"),
+)
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Add the columns of :data:`_ADDED_COLUMNS` that ``jobs`` lacks; returns their names.
+
+    Runs in one ``BEGIN IMMEDIATE`` transaction, so processes opening the same database at
+    once (the server and its workers) add each column exactly once.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        have = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+        added = [name for name, _ in _ADDED_COLUMNS if name not in have]
+        for name, definition in _ADDED_COLUMNS:
+            if name in added:
+                conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return added
 
 
 class JobNotFound(KeyError):
@@ -136,12 +170,15 @@ class JobRecord:
     created: float
     started: float | None
     finished: float | None
+    replicate: int = 0
+    arm: str = "claim"
 
     @property
     def spec(self) -> JobSpec:
         """What the job runs."""
         return JobSpec(experiment=self.experiment, kind=self.kind, config=self.config,
-                       quick=self.quick, seed=self.seed, max_attempts=self.max_attempts)
+                       quick=self.quick, seed=self.seed, max_attempts=self.max_attempts,
+                       replicate=self.replicate, arm=self.arm)
 
     @property
     def final(self) -> bool:
@@ -165,16 +202,17 @@ class JobEvent:
 
 _JOB_COLUMNS = ("seq, id, request_id, experiment, kind, config, quick, seed, state, progress, "
                 "message, attempts, max_attempts, lease_owner, lease_expires, "
-                "cancel_requested, error, created, started, finished")
+                "cancel_requested, error, created, started, finished, replicate, arm")
 
 
 def _record(row: tuple) -> JobRecord:
     (seq, id_, request_id, experiment, kind, config, quick, seed, state, progress, message,
      attempts, max_attempts, lease_owner, lease_expires, cancel, error, created, started,
-     finished) = row
+     finished, replicate, arm) = row
     return JobRecord(seq, id_, request_id, experiment, kind, json.loads(config), bool(quick),
                      seed, state, progress, message, attempts, max_attempts, lease_owner,
-                     lease_expires, bool(cancel), error, created, started, finished)
+                     lease_expires, bool(cancel), error, created, started, finished,
+                     int(replicate), arm)
 
 
 def encode_page_token(after_seq: int, states: Sequence[str]) -> str:
@@ -228,6 +266,7 @@ class JobStore:
         self._lock = threading.Lock()
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            migrate(self._conn)
 
     def close(self) -> None:
         """Close the connection."""
@@ -281,11 +320,11 @@ class JobStore:
                     return _record(row[:-1]), False
             job_id = uuid.uuid4().hex
             c.execute("INSERT INTO jobs (id, request_id, fingerprint, experiment, kind, config, "
-                      "quick, seed, state, message, max_attempts, created) VALUES "
-                      "(?, ?, ?, ?, ?, ?, ?, ?, 'QUEUED', 'queued', ?, ?)",
+                      "quick, seed, replicate, arm, state, message, max_attempts, created) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'QUEUED', 'queued', ?, ?)",
                       (job_id, request_id or None, fingerprint, spec.experiment, spec.kind,
                        json.dumps(spec.config, sort_keys=True), int(spec.quick), spec.seed,
-                       spec.max_attempts, now))
+                       spec.replicate, spec.arm, spec.max_attempts, now))
             self._event(c, job_id, now)
             return self._get(c, job_id), True
 

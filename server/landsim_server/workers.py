@@ -2,12 +2,14 @@
 
 Each worker is a process of the ``spawn`` multiprocessing context running
 :func:`worker_main`: it warms up (Numba kernels for toy jobs, the torch registry for real
-ones), then loops until asked to stop: claim the oldest queued job of its kinds, run the
-experiment, store the result. While the experiment runs, a heartbeat thread renews the
-job's lease every third of the lease and checks every ``cancel_poll_s`` that the job is
-still this worker's; the experiment's ``progress(fraction, message)`` records progress
-(renewing the lease too) and raises to stop the run when the worker is asked to stop (the
-job then goes back to the queue without using up an attempt). A job cancelled (or
+ones), then loops until asked to stop: claim the oldest queued job of its kinds, run it as a
+:class:`landsim.units.Unit` (claim, kind, config, seed, replicate, arm) with
+:func:`landsim.units.run_unit`, exactly as ``landsim reproduce`` runs it, and store the
+result (which records its arm and replicate). While the experiment runs, a heartbeat
+thread renews the job's lease every third of the lease and checks every ``cancel_poll_s``
+that the job is still this worker's; the experiment's ``progress(fraction, message)``
+records progress (renewing the lease too) and raises to stop the run when the worker is
+asked to stop (the job then goes back to the queue without using up an attempt). A job cancelled (or
 deleted, or requeued) while it runs ends its worker process at once, with status
 :data:`EXIT_JOB_LOST`, whatever the experiment is computing; the server replaces the
 worker (without counting a crash). A worker killed outright leaves its lease to
@@ -31,6 +33,8 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from landsim.units import Unit, run_unit
 
 from .job_config import KINDS, build_config, resolve
 from .job_store import JobRecord, JobStore
@@ -190,8 +194,10 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
     try:
         module = resolve(job.kind, job.experiment)
         config = build_config(module, job.config, job.quick)
+        unit = Unit(job.experiment, job.kind, config, seed=job.seed, replicate=job.replicate,
+                    arm=job.arm)
         try:
-            result = module.run(config, seed=job.seed, progress=progress)
+            result = run_unit(unit, progress=progress)
         finally:
             finishing.set()
         if lost.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -33,6 +34,7 @@ from landsim_server.job_store import JobStore
 
 from landsim import descent, geometry, paths
 from landsim.spec import random_landscape
+from landsim.units import Unit, experiment_module, run_unit
 
 TOKEN = "test-token"  # the token of the conftest servers
 #: E1 in a few tenths of a second.
@@ -329,8 +331,38 @@ def test_watch_to_completion_and_result_equals_the_stored_result(client, server)
                for k, v in want.metrics.items())
     assert (got.experiment, got.kind, got.seed, got.version, got.machine) == (
         want.experiment, want.kind, want.seed, want.version, want.machine)
+    assert (got.arm, got.replicate, got.stem) == (want.arm, want.replicate,
+                                                  "E1-toy-claim-seed5-r0")
     assert got.config == want.config and got.timings == want.timings
     assert got.verdict == want.verdict
+
+
+def test_submit_a_replicate_of_the_control_arm(client):
+    job = client.submit("E1", config=TINY_E1, quick=True, seed=7, replicate=2, arm="control",
+                        request_id="control-r2")
+    assert (job.replicate, job.arm) == (2, "control")
+    assert client.submit("E1", config=TINY_E1, quick=True, seed=7, replicate=2, arm="control",
+                         request_id="control-r2").id == job.id
+    with pytest.raises(AlreadyExists):
+        client.submit("E1", config=TINY_E1, quick=True, seed=7, replicate=3, arm="control",
+                      request_id="control-r2")
+    assert client.wait(job.id, timeout=60).state == "SUCCEEDED"
+    got = client.result(job.id)
+    assert (got.arm, got.replicate, got.seed, got.stem) == (
+        "control", 2, 7, "E1-toy-control-seed7-r2")
+    config = dataclasses.replace(experiment_module("E1").quick_config(), **TINY_E1)
+    want = run_unit(Unit("E1", "toy", config, seed=7, replicate=2, arm="control"))
+    assert got.config == want.config and got.verdict == want.verdict
+    assert all(math.isnan(v) and math.isnan(got.metrics[k]) or got.metrics[k] == v
+               for k, v in want.metrics.items()) and got.metrics.keys() == want.metrics.keys()
+    for name, a in want.series.items():
+        assert np.array_equal(got.series[name], a, equal_nan=True)
+    with pytest.raises(InvalidArgument) as info:
+        client.submit("E1", quick=True, replicate=10000)
+    assert info.value.field_violations[0][0] == "replicate"
+    assert "[0, 9999], got 10000" in info.value.message
+    with pytest.raises(ValueError, match="arm must be one of"):
+        client.submit("E1", arm="treatment")
 
 
 def test_cancel_delete_and_preconditions(client):

@@ -124,11 +124,13 @@ def test_submit_watch_jobs_result_cancel(cli, tmp_path):
     assert code == 0 and job_id in out
     code, out, _ = cli("job", job_id)
     assert code == 0 and '"dim": 200' in out
+    assert "replicate 0\n" in out and "arm       claim\n" in out
     code, out, _ = cli("result", job_id, "--out", tmp_path / "res", "--plot",
                        tmp_path / "res.png")
-    assert code == 0 and "E1 (toy, seed 3): claim" in out
-    stored = load_result(tmp_path / "res" / "E1-toy-seed3.json")
+    assert code == 0 and "E1 (toy, claim arm, seed 3, replicate 0): claim" in out
+    stored = load_result(tmp_path / "res" / "E1-toy-claim-seed3-r0.json")
     assert stored.seed == 3 and set(stored.series) >= {"t", "line_loss"}
+    assert (stored.arm, stored.replicate) == ("claim", 0)
     assert (tmp_path / "res.png").read_bytes().startswith(PNG_MAGIC)
     code, _, err = cli("cancel", job_id)  # a SUCCEEDED job cannot be cancelled
     assert code == 1 and "FAILED_PRECONDITION" in err and "precondition JOB_STATE" in err
@@ -138,6 +140,28 @@ def test_submit_watch_jobs_result_cancel(cli, tmp_path):
     assert code == 2 and "field config.n_starts" in err
     assert cli("delete-job", job_id)[0] == 0
     assert job_id not in cli("jobs")[1]
+
+
+def test_submit_replicate_and_control(cli, tmp_path):
+    code, out, err = cli("submit", "E1", "--quick", "--seed", 3, "--replicate", 2,
+                         "--control", "--config", json.dumps(TINY_E1), "--watch")
+    assert code == 0, err
+    job_id = out.splitlines()[0].split()[1]
+    code, out, _ = cli("jobs", "--state", "succeeded")
+    line = next(ln for ln in out.splitlines() if ln.startswith(job_id))
+    assert line.split()[1:5] == ["E1", "toy", "control", "r2"]
+    code, out, _ = cli("job", job_id)
+    assert code == 0 and "replicate 2\n" in out and "arm       control\n" in out
+    assert '"line_start": "init"' in out  # the claim arm's config; the worker derives the rest
+    code, out, _ = cli("result", job_id, "--out", tmp_path / "res")
+    assert code == 0 and "E1 (toy, control arm, seed 3, replicate 2): claim" in out
+    stored = load_result(tmp_path / "res" / "E1-toy-control-seed3-r2.json")
+    assert (stored.arm, stored.replicate, stored.seed) == ("control", 2, 3)
+    assert stored.config["line_start"] == "other_optimum"
+    code, _, err = cli("submit", "E1", "--quick", "--replicate", -1)
+    assert code == 2 and "field replicate" in err and "[0, 9999], got -1" in err
+    code, _, err = cli("submit", "E1", "--quick", "--replicate", "two")
+    assert code == 2 and "--replicate" in err
 
 
 class FakeTerminal(io.StringIO):

@@ -23,6 +23,7 @@ from landsim_server.arrays import assemble
 from landsim_server.job_service import add_job_service
 from landsim_server.job_store import JobStore
 
+from landsim.units import Unit, experiment_module, run_unit
 from landsim.v1 import jobs_pb2, jobs_pb2_grpc
 
 TINY_E1 = {"n_starts": 2, "dim": 200, "n_short": 20, "steps": 50, "line_points": 11}
@@ -109,6 +110,13 @@ def test_create_with_request_id_is_idempotent(served):
     assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert "retry-me" in info.value.details()
     assert create(stub, seed=7).id != first.id  # no request id: a new job
+    # an explicit JOB_ARM_CLAIM is the default arm: the same request
+    assert create(stub, seed=7, request_id="retry-me", arm=S.JOB_ARM_CLAIM).id == first.id
+    for other in ({"replicate": 1}, {"arm": S.JOB_ARM_CONTROL}):  # part of the body
+        with pytest.raises(grpc.RpcError) as info:
+            create(stub, seed=7, request_id="retry-me", **other)
+        assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert (first.replicate, first.arm) == (0, S.JOB_ARM_CLAIM)  # stored, never unspecified
     config = json.loads(first.config_json)
     assert config["n_starts"] == 2 and config["eps0"] == 0.01  # complete, resolved
     assert first.kind == S.JOB_KIND_TOY and first.max_attempts == 3 and not first.quick
@@ -126,6 +134,11 @@ def test_create_with_request_id_is_idempotent(served):
     ({"kind": 7}, "kind", "got 7"),
     ({"request_id": "x" * 129}, "request_id", "1 to 128 printable ASCII"),
     ({"max_attempts": 11}, "max_attempts", "got 11"),
+    ({"replicate": -1}, "replicate", "replicate must be in [0, 9999], got -1"),
+    ({"replicate": 10000}, "replicate", "replicate must be in [0, 9999], got 10000"),
+    ({"arm": 7}, "arm", "JOB_ARM_CONTROL (2), got 7"),
+    ({"arm": S.JOB_ARM_CONTROL, "config_json": '{"n_starts": 1}'}, "arm",
+     "n_starts must be an integer >= 2 when line_start is 'other_optimum'"),
 ])
 def test_bad_create_requests_are_invalid_argument_naming_the_field(served, request_kw, field,
                                                                    text):
@@ -207,6 +220,7 @@ def test_watch_follows_the_job_to_the_end_and_the_result_streams_exactly(served)
         stored.verdict.holds, stored.verdict.rule, stored.verdict.evidence)
     assert json.loads(summary.config_json) == stored.config == json.loads(job.config_json)
     assert summary.seed == 2 and summary.experiment_id == "E1" and "total" in summary.timings
+    assert (summary.replicate, summary.arm) == (0, S.JOB_ARM_CLAIM)
 
     # a watch of a finished job is its final state alone
     again = list(stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job.id)))
@@ -384,3 +398,52 @@ def test_server_process_never_imports_torch(tmp_path):
     assert out["kinds"] == ["real", "toy"]  # the torch worker was running too
     assert out["real"] == "created" or "kind real is not available" in out["real"]
     assert out["torch"] is False
+
+
+def same_number(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def test_a_control_replicate_job_runs_exactly_the_unit(served):
+    """Arm control, replicate 2 of E1's quick config: the result is run_unit's on the same
+    unit, bit for bit."""
+    stub = served.stub
+    job = create(stub, config={}, seed=6, replicate=2, arm=S.JOB_ARM_CONTROL)
+    assert (job.replicate, job.arm) == (2, S.JOB_ARM_CONTROL)
+    assert json.loads(job.config_json)["line_start"] == "init"  # the claim arm's config
+    done = wait_job(stub, job.id, lambda j: j.state in (S.JOB_STATE_SUCCEEDED,
+                                                        S.JOB_STATE_FAILED))
+    assert done.state == S.JOB_STATE_SUCCEEDED, done.error
+    assert (done.replicate, done.arm) == (2, S.JOB_ARM_CONTROL)
+
+    parts = list(stub.GetJobResult(jobs_pb2.GetJobResultRequest(job_id=job.id), timeout=30))
+    summary = parts[0].summary
+    assert (summary.replicate, summary.arm, summary.seed) == (2, S.JOB_ARM_CONTROL, 6)
+    store = JobStore(served.data_dir)
+    try:
+        stored = store.result(job.id)
+    finally:
+        store.close()
+    assert (stored.arm, stored.replicate, stored.seed) == ("control", 2, 6)
+    assert [p.name for p in (served.data_dir / "results" / job.id).glob("*/*.json")] == [
+        "E1-toy-control-seed6-r2.json"]
+
+    module = experiment_module("E1")
+    want = run_unit(Unit("E1", "toy", module.quick_config(), seed=6, replicate=2,
+                         arm="control"))
+    assert json.loads(summary.config_json) == want.config == stored.config
+    assert want.config["line_start"] == "other_optimum"  # what ran is the control
+    assert dict(summary.metrics).keys() == want.metrics.keys() == stored.metrics.keys()
+    for key, value in want.metrics.items():  # bit-identical (NaN where NaN)
+        assert same_number(summary.metrics[key], value), key
+        assert same_number(stored.metrics[key], value), key
+    assert stored.verdict == want.verdict
+    assert summary.verdict.holds == want.verdict.holds
+    arrays = assemble([p.chunk for p in parts[1:]])
+    assert list(arrays) == list(want.series)
+    for name, array in want.series.items():
+        assert arrays[name].dtype == array.dtype
+        assert np.array_equal(arrays[name], array, equal_nan=True), name
+    # the claim arm of replicate 0 of the same root seed is another run
+    claim = run_unit(Unit("E1", "toy", module.quick_config(), seed=6))
+    assert not all(same_number(claim.metrics[k], v) for k, v in want.metrics.items())

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
 import numpy as np
 import pytest
-from landsim_server.job_config import JobSpec, build_config, config_dict, real_available, resolve
+from landsim_server import db
+from landsim_server.job_config import (
+    JobSpec,
+    build_config,
+    canonical_json,
+    config_dict,
+    real_available,
+    resolve,
+)
 from landsim_server.job_store import (
     JobStateError,
     JobStore,
@@ -17,6 +26,8 @@ from landsim_server.job_store import (
     encode_page_token,
 )
 from landsim_server.workers import WorkerSettings, run_job
+
+from landsim.units import Unit, run_unit
 
 TINY_E1 = {"n_starts": 2, "dim": 200, "n_short": 20, "steps": 50, "line_points": 11}
 
@@ -171,8 +182,9 @@ def test_result_round_trip_checksum_and_restart(tmp_path):
     assert reopened.get(job.id).state == "SUCCEEDED"
     result = reopened.result(job.id)
     module = resolve("toy", "E1")
-    expected = module.run(build_config(module, TINY_E1, True), seed=5)
+    expected = run_unit(Unit("E1", "toy", build_config(module, TINY_E1, True), seed=5))
     assert result.config == config_dict(build_config(module, TINY_E1, True))
+    assert (result.arm, result.replicate, result.stem) == ("claim", 0, "E1-toy-claim-seed5-r0")
     assert result.metrics == expected.metrics and result.verdict == expected.verdict
     assert set(result.series) == set(expected.series)
     for name, array in expected.series.items():
@@ -226,3 +238,99 @@ def test_job_spec_rejects_bad_values():
         JobSpec("E1", "toy", {}, False, 0, max_attempts=11)
     with pytest.raises(ValueError, match="kind must be one of"):
         JobSpec("E1", "gpu", {}, False, 0)
+    for bad in (-1, 10000, True, 1.0):
+        with pytest.raises(ValueError, match=r"replicate must be an integer in \[0, 9999\]"):
+            JobSpec("E1", "toy", {}, False, 0, replicate=bad)
+    with pytest.raises(ValueError, match=r"arm must be one of \('claim', 'control'\), got 'x'"):
+        JobSpec("E1", "toy", {}, False, 0, arm="x")
+
+
+def test_replicate_and_arm_are_stored_and_part_of_the_request_body(store):
+    job, _ = store.create(tiny_spec(seed=2, replicate=3, arm="control"), "unit-1")
+    assert (job.replicate, job.arm) == (3, "control")
+    assert (job.spec.replicate, job.spec.arm) == (3, "control")
+    assert store.create(tiny_spec(seed=2, replicate=3, arm="control"), "unit-1")[0].id == job.id
+    for other in (tiny_spec(seed=2, replicate=4, arm="control"),
+                  tiny_spec(seed=2, replicate=3)):
+        with pytest.raises(RequestConflict, match="unit-1"):
+            store.create(other, "unit-1")
+    claimed = store.claim("w", ("toy",), 30.0)
+    assert (claimed.id, claimed.replicate, claimed.arm) == (job.id, 3, "control")
+    # the defaults keep the fingerprint of a spec without these fields
+    old = canonical_json({"experiment": "E1", "kind": "toy", "config": TINY_E1, "quick": True,
+                          "seed": 2, "max_attempts": 3})
+    assert tiny_spec(seed=2).fingerprint() == old != tiny_spec(seed=2, replicate=1).fingerprint()
+
+
+#: The jobs table as the first job store wrote it (no replicate, no arm).
+OLD_JOBS_TABLE = """
+CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    request_id TEXT UNIQUE,
+    fingerprint TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    config TEXT NOT NULL,
+    quick INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_expires REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL
+);
+"""
+
+
+def test_a_store_written_before_replicates_and_arms_is_migrated_in_place(tmp_path):
+    conn = db.connect(tmp_path)
+    conn.executescript(OLD_JOBS_TABLE)
+    fingerprint = canonical_json({"experiment": "E1", "kind": "toy", "config": TINY_E1,
+                                  "quick": True, "seed": 9, "max_attempts": 3})
+    rows = [("a" * 32, "old-req", fingerprint, "QUEUED", None),
+            ("b" * 32, None, fingerprint, "FAILED", 2.0)]
+    for id_, rid, fp, state, finished in rows:
+        conn.execute("INSERT INTO jobs (id, request_id, fingerprint, experiment, kind, config, "
+                     "quick, seed, state, message, max_attempts, error, created, finished) "
+                     "VALUES (?, ?, ?, 'E1', 'toy', ?, 1, 9, ?, 'old', 3, 'boom', 1.0, ?)",
+                     (id_, rid, fp, canonical_json(TINY_E1), state, finished))
+    conn.close()
+
+    store = JobStore(tmp_path)  # migrates
+    try:
+        old = store.get("a" * 32)
+        assert (old.replicate, old.arm, old.seed, old.state, old.message) == (
+            0, "claim", 9, "QUEUED", "old")
+        assert old.config == TINY_E1 and old.quick
+        failed = store.get("b" * 32)
+        assert (failed.state, failed.error, failed.finished) == ("FAILED", "boom", 2.0)
+        assert [j.id for j in store.list()[0]] == ["a" * 32, "b" * 32]
+        # a retry of the old request (replicate 0, claim) is still the same request
+        spec = tiny_spec(seed=9)
+        assert store.create(spec, "old-req") == (old, False)
+        with pytest.raises(RequestConflict):
+            store.create(tiny_spec(seed=9, arm="control"), "old-req")
+        new, _ = store.create(tiny_spec(seed=9, replicate=1, arm="control"))
+        assert (store.get(new.id).replicate, store.get(new.id).arm) == (1, "control")
+        assert store.claim("w", ("toy",), 30.0).id == old.id  # old rows still run
+    finally:
+        store.close()
+
+    again = JobStore(tmp_path)  # a second open finds nothing left to migrate
+    try:
+        assert again.get("a" * 32).state == "RUNNING"
+        assert len(again.list()[0]) == 3
+    finally:
+        again.close()
+    conn = sqlite3.connect(tmp_path / db.DB_NAME)
+    columns = {row[1]: row for row in conn.execute("PRAGMA table_info(jobs)")}
+    conn.close()
+    assert columns["replicate"][3:5] == (1, "0") and columns["arm"][3:5] == (1, "'claim'")

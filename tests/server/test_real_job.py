@@ -1,5 +1,6 @@
 """A real-network job end to end: the server (in its own process, with a torch worker) runs
-real E6 on its smoke config, and the client watches it and fetches the result."""
+replicate 1 of the control arm of real E6 on its smoke config, and the client watches it
+and fetches the result."""
 
 from __future__ import annotations
 
@@ -53,8 +54,10 @@ def test_real_e6_job_runs_through_the_service(tmp_path):
         assert line, proc.stderr.read()[-3000:] if proc.poll() is not None else "no port"
         port = json.loads(line)["port"]
         with Client(f"127.0.0.1:{port}", timeout=30) as client:
-            job = client.submit("E6", kind="real", config=smoke_overrides(), seed=0)
+            job = client.submit("E6", kind="real", config=smoke_overrides(), seed=0,
+                                replicate=1, arm="control")
             assert job.kind == "real" and job.experiment == "E6"
+            assert (job.replicate, job.arm) == (1, "control")
             events = list(client.watch(job.id, timeout=120))
             assert events[-1].state == "SUCCEEDED", events[-1].job.error
             assert all(0.0 <= e.progress <= 1.0 for e in events)
@@ -69,8 +72,10 @@ def test_real_e6_job_runs_through_the_service(tmp_path):
     assert proc.returncode == 0, err[-3000:]
     assert json.loads(out.strip().splitlines()[-1]) == {"torch": False}
     assert result.kind == "real" and result.experiment == "E6" and result.seed == 0
+    assert (result.arm, result.replicate, result.stem) == ("control", 1,
+                                                           "E6-real-control-seed0-r1")
     cfg = E6.Config(**result.config)
-    assert cfg == E6.smoke_config()
+    assert cfg == E6.control_config(E6.smoke_config())  # the worker ran the control
     verdict, metrics = E6.judge(cfg, result.series)  # recomputed from the stored series
     assert verdict == result.verdict
     for key, value in metrics.items():
