@@ -377,6 +377,31 @@ def top_eigenvalue(spec, X: np.ndarray, v0: np.ndarray, iters: int) -> np.ndarra
     return lam
 
 
+def sweep_metrics(series: dict, knobs, min_direction_corr: float) -> dict:
+    """:func:`rule_metrics` of the sweeps in ``series`` plus the top-eigenvalue statistics
+    (reported, not judged): each knob's Spearman rho of value against top eigenvalue and
+    the pooled rho of end radius against top eigenvalue.
+
+    Parameters
+    ----------
+    series : dict
+        ``{knob}_values``, ``{knob}_radius``, ``{knob}_curvature`` and
+        ``{knob}_top_eigenvalue``, each of shape (n_values,), for every knob.
+    knobs : sequence of str
+    min_direction_corr : float
+    """
+    metrics = rule_metrics({k: (series[f"{k}_values"], series[f"{k}_radius"],
+                                series[f"{k}_curvature"]) for k in knobs},
+                           min_direction_corr)
+    for knob in knobs:
+        metrics[f"{knob}_rho_top_eigenvalue"] = spearman(series[f"{knob}_values"],
+                                                         series[f"{knob}_top_eigenvalue"])
+    pooled_r = np.concatenate([series[f"{k}_radius"] for k in knobs])
+    pooled_eig = np.concatenate([series[f"{k}_top_eigenvalue"] for k in knobs])
+    metrics["pooled_rank_corr_top_eigenvalue"] = spearman(pooled_r, pooled_eig)
+    return metrics
+
+
 def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None) -> Result:
     """Sweep lr, noise_std and l2 alone; judge reading A (see the module docstring)."""
     cfg = config or Config()
@@ -424,15 +449,7 @@ def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = N
         first += len(values)
         series[f"{knob}_top_eigenvalue"] = arr.mean(axis=1)
         series[f"{knob}_top_eigenvalue_runs"] = arr
-    metrics = rule_metrics({k: (series[f"{k}_values"], series[f"{k}_radius"],
-                                series[f"{k}_curvature"]) for k in KNOBS},
-                           cfg.min_direction_corr)
-    for knob in KNOBS:
-        metrics[f"{knob}_rho_top_eigenvalue"] = spearman(series[f"{knob}_values"],
-                                                         series[f"{knob}_top_eigenvalue"])
-    pooled_r = np.concatenate([series[f"{k}_radius"] for k in KNOBS])
-    pooled_eig = np.concatenate([series[f"{k}_top_eigenvalue"] for k in KNOBS])
-    metrics["pooled_rank_corr_top_eigenvalue"] = spearman(pooled_r, pooled_eig)
+    metrics = sweep_metrics(series, KNOBS, cfg.min_direction_corr)
     verdict = judge(cfg, metrics, KNOBS)
     report(progress, 1.0, "done")
     return make_result(ID, cfg, seed, metrics=metrics, series=series, verdict=verdict,

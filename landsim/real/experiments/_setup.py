@@ -37,10 +37,12 @@ Nothing here sets the number of torch threads: callers (the CLI, the tests) do.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import torch
 
 from ..._checks import choice, int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
@@ -247,3 +249,19 @@ def trajectory_series(runs: list[TrainResult]) -> dict[str, np.ndarray]:
         "final_test_loss": np.array([r.test_loss for r in runs]),
         "final_test_accuracy": np.array([r.test_accuracy for r in runs]),
     }
+
+
+def permuted_labels(dataset: Dataset, seed: SeedLike) -> Dataset:
+    """``dataset`` with its training labels randomly permuted among the training samples
+    (class frequencies kept; the test split unchanged).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Training labels of shape (N,).
+    seed : int or numpy.random.SeedSequence
+        The permutation's own stream.
+    """
+    perm = np.random.default_rng(seed).permutation(dataset.y_train.shape[0])
+    return dataclasses.replace(dataset, y_train=dataset.y_train[torch.as_tensor(perm)],
+                               name=f"{dataset.name}, permuted training labels")

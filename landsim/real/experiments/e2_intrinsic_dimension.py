@@ -41,15 +41,20 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..._checks import choice, int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import subspace
-from ..data import Dataset
-from ._setup import NetworkConfig, load_dataset, train_config, train_networks, trajectory_series
+from ._setup import (
+    NetworkConfig,
+    load_dataset,
+    permuted_labels,
+    train_config,
+    train_networks,
+    trajectory_series,
+)
 
 ID = "E2"
 TITLE = "Intrinsic dimension"
@@ -126,22 +131,6 @@ def grid(cfg: Config, n_params: int) -> list[int]:
         raise ValueError(f"dims must be at most the parameter count P = {n_params}, got "
                          f"{too_big}")
     return sorted(set(cfg.dims) | ({n_params} if cfg.include_full else set()))
-
-
-def permuted_labels(dataset: Dataset, seed: SeedLike) -> Dataset:
-    """``dataset`` with its training labels randomly permuted among the training samples
-    (class frequencies kept; the test split unchanged).
-
-    Parameters
-    ----------
-    dataset : Dataset
-        Training labels of shape (N,).
-    seed : int or numpy.random.SeedSequence
-        The permutation's own stream.
-    """
-    perm = np.random.default_rng(seed).permutation(dataset.y_train.shape[0])
-    return dataclasses.replace(dataset, y_train=dataset.y_train[torch.as_tensor(perm)],
-                               name=f"{dataset.name}, permuted training labels")
 
 
 def chance_accuracy(labels) -> float:

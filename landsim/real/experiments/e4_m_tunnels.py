@@ -64,6 +64,7 @@ from torch import nn
 
 from ..._checks import choice, int_at_least, real_in
 from ...experiments._common import Progress, Timer, report
+from ...experiments.e4_m_tunnels import grows_clearly, growth
 from ...results import Result, Verdict, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import curves, subspace
@@ -249,31 +250,6 @@ def grid_threshold(succeeds: Callable[[int], bool], n: int) -> int | None:
         else:
             lo = mid
     return hi
-
-
-def growth(values) -> float:
-    """values[-1] / values[0] (NaN when either is missing or the first is not positive).
-
-    Parameters
-    ----------
-    values : array_like, shape (M,)
-    """
-    v = np.asarray(values, dtype=np.float64)
-    if v.size < 2 or not (np.isfinite(v[0]) and np.isfinite(v[-1])) or v[0] <= 0:
-        return float("nan")
-    return float(v[-1] / v[0])
-
-
-def grows_clearly(values, min_growth: float) -> bool:
-    """Every value finite, none decreasing with m, values[-1] >= min_growth x values[0].
-
-    Parameters
-    ----------
-    values : array_like, shape (M,)
-    """
-    v = np.asarray(values, dtype=np.float64)
-    return bool(np.all(np.isfinite(v)) and np.all(np.diff(v) >= 0)
-                and growth(v) >= min_growth)
 
 
 def verdict_of(series: dict, metrics: dict, cfg: Config) -> Verdict:

@@ -60,8 +60,7 @@ from ...experiments.e5_radial_tunnels import (
 from ...results import Result, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import sections
-from ..data import Dataset
-from ._setup import NetworkConfig, load_dataset, train_networks
+from ._setup import NetworkConfig, load_dataset, permuted_labels, train_networks
 
 ID = "E5"
 TITLE = "Radial tunnels in random sections"
@@ -131,26 +130,6 @@ def control_config(config: Config) -> Config:
 def radius_scales(cfg: Config) -> np.ndarray:
     """Section radii in units of |w*|, shape (n_radii,): r_max_scale (1 .. n) / n."""
     return cfg.r_max_scale * np.arange(1, cfg.n_radii + 1) / cfg.n_radii
-
-
-def permuted_labels(dataset: Dataset, seed: SeedLike) -> Dataset:
-    """``dataset`` with its training labels randomly permuted among the training samples
-    (class frequencies kept; the test split unchanged).
-
-    Parameters
-    ----------
-    dataset : Dataset
-        Training labels of shape (N,).
-    seed : int or numpy.random.SeedSequence
-        The permutation's own stream.
-
-    Returns
-    -------
-    Dataset
-    """
-    perm = np.random.default_rng(seed).permutation(dataset.y_train.shape[0])
-    return dataclasses.replace(dataset, y_train=dataset.y_train[torch.as_tensor(perm)],
-                               name=f"{dataset.name}, permuted training labels")
 
 
 def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None

@@ -51,8 +51,7 @@ from ...experiments.e7_hyperparameters import (
     check_sweep,
     judge,
     plot_pooled,
-    rule_metrics,
-    spearman,
+    sweep_metrics,
 )
 from ...results import Result, make_result
 from ...seeding import SeedLike, children, int_seed
@@ -247,15 +246,7 @@ def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = N
         for q, arr in out.items():
             series[f"{knob}_{q}"] = arr.mean(axis=1)  # (n_values,) mean over the networks
             series[f"{knob}_{q}_networks"] = arr  # (n_values, n_networks)
-    metrics = rule_metrics({k: (series[f"{k}_values"], series[f"{k}_radius"],
-                                series[f"{k}_curvature"]) for k in KNOBS},
-                           cfg.min_direction_corr)
-    for knob in KNOBS:
-        metrics[f"{knob}_rho_top_eigenvalue"] = spearman(series[f"{knob}_values"],
-                                                         series[f"{knob}_top_eigenvalue"])
-    pooled_r = np.concatenate([series[f"{k}_radius"] for k in KNOBS])
-    pooled_eig = np.concatenate([series[f"{k}_top_eigenvalue"] for k in KNOBS])
-    metrics["pooled_rank_corr_top_eigenvalue"] = spearman(pooled_r, pooled_eig)
+    metrics = sweep_metrics(series, KNOBS, cfg.min_direction_corr)
     reached = np.concatenate([v["reached"] for v in cache.values()])
     metrics["missed_target"] = float(np.sum(reached == 0))
     metrics["trained_runs"] = float(reached.size)

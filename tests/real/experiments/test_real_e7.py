@@ -64,9 +64,7 @@ def test_control_fails_because_lr_and_l2_cannot_move_an_untrained_network(arms):
     assert m["width_radius_ratio"] > 1.05  # the width changes the network itself
     # the claim arm is judged by the same rule, recomputed from its stored series
     cfg = E7.Config(**claim.config)
-    again = E7.rule_metrics({k: (claim.series[f"{k}_values"], claim.series[f"{k}_radius"],
-                                 claim.series[f"{k}_curvature"]) for k in E7.KNOBS},
-                            cfg.min_direction_corr)
+    again = E7.sweep_metrics(claim.series, E7.KNOBS, cfg.min_direction_corr)
     assert E7.judge(cfg, again, E7.KNOBS).holds == claim.verdict.holds
     for key in E7.KEY_METRICS:
         assert key in claim.metrics and key in control.metrics
