@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..results import KINDS, READABLE_FORMATS, Result, load_result, sort_key
+from ..units import experiment_module as _experiment_module
 from ..verdicts import ClaimVerdict, aggregate_claim
 from ._figures import PAIR_FIGSIZE, render_figure, render_spread
 
@@ -54,20 +55,16 @@ def read_results(results_dir: str | os.PathLike) -> tuple[list[Result], list[tup
 
 
 def experiment_module(experiment: str, kind: str):
-    """The module that defines and draws a claim of ``kind``; the real registry needs
-    PyTorch and says so."""
-    if kind != "real":
-        from .. import experiments
-
-        return experiments.get(experiment)
+    """The module that defines and draws a claim of ``kind``
+    (:func:`landsim.units.experiment_module`); without PyTorch a real claim's error says
+    how to install it."""
     try:
-        import torch  # noqa: F401  (the real modules need it; checked first for the message)
-
-        from ..real import experiments as real_experiments
+        return _experiment_module(experiment, kind)
     except ImportError as exc:
+        if kind != "real":
+            raise
         raise ImportError(f"the real-network experiments need PyTorch (pip install "
                           f"landsim[torch]): {exc}") from exc
-    return real_experiments.get(experiment)
 
 
 def anchor(*parts: str) -> str:
