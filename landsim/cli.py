@@ -154,12 +154,12 @@ def _real_registry(device: str, err: TextIO):
 def _remove_stale(out: Path, claims: Sequence[str], kind: str) -> int:
     """Delete the stored results of ``claims`` of ``kind`` in ``out`` (a rerun replaces
     them, so that a claim's replicates always share one config); returns how many."""
-    from .results import load_results
+    from .report import read_results  # skips a broken file instead of raising
 
     if not out.is_dir():
         return 0
     removed = 0
-    for r in load_results(out):
+    for r in read_results(out)[0]:
         if r.experiment in claims and r.kind == kind:
             for suffix in (".json", ".npz"):
                 (out / f"{r.stem}{suffix}").unlink(missing_ok=True)
@@ -185,8 +185,8 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
     run (no PyTorch, no CUDA), else 1 if ``strict`` and a claim does not hold over its
     replicates and control (:mod:`landsim.verdicts`), else 0.
     """
-    from .report import build_report
-    from .results import load_results, save_result
+    from .report import build_report, read_results
+    from .results import save_result
     from .units import default_replicates, plan_units, run_unit
     from .verdicts import aggregate
 
@@ -243,7 +243,7 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
     verdicts = []
     if len(failed) < len(ids):
         try:
-            verdicts = [v for v in aggregate(load_results(out))
+            verdicts = [v for v in aggregate(read_results(out)[0])
                         if v.kind == kind and v.experiment in ids]
             html_path, md_path = build_report(out)
         except Exception as exc:

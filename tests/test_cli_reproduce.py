@@ -452,3 +452,11 @@ def test_toy_reproduce_does_not_import_torch(tmp_path):
                    env={**os.environ, "PYTHONPATH": str(root)})
     assert (tmp_path / "E1-toy-claim-seed0-r0.json").exists()
     assert (tmp_path / "report.html").exists()
+
+
+def test_a_broken_stored_result_does_not_stop_a_rerun(fakes, tmp_path, capsys):
+    assert cli.main(["reproduce", "--quick", "--only", "E1", "--out", str(tmp_path)]) == 0
+    (tmp_path / "E1-toy-claim-seed0-r0.npz").unlink()  # its JSON now cannot be loaded
+    assert cli.main(["reproduce", "--quick", "--only", "E1", "--out", str(tmp_path)]) == 0
+    assert stems(tmp_path) == unit_stems("E1")
+    assert "E1 (toy): holds" in capsys.readouterr().out
