@@ -349,6 +349,8 @@ def test_a_real_result_without_torch_leaves_a_note(tmp_path, monkeypatch):
     save_result(fake_e1(), d)
     save_result(fake_real("E1"), d)
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails, as without torch
+    for name in [n for n in sys.modules if n == "landsim.real" or n.startswith("landsim.real.")]:
+        monkeypatch.delitem(sys.modules, name)  # as if no earlier test had imported them
     html_path, md_path = build_report(d)
     text = html_path.read_text()
     assert "The experiment module could not be imported" in text
