@@ -14,7 +14,7 @@ this process, with blocking stubs.
     echoes every chunk (what the gradients take; the service also returns losses and
     argmin, 0.2% more). The service is called as the client library calls it: request
     chunks serialised from the points' memory and response chunks read as views
-    (``landsim.wire``); both clients' request bytes are made before the timed calls. Raw
+    (``landsim_wire.chunks``); both clients' request bytes are made before the timed calls. Raw
     and service streams run alternately, so that both see the same background load.
     Target: >= 60% of the raw rate (bytes per second). For a like-for-like comparison,
     give every process the landsim server's allocator settings through the environment
@@ -44,10 +44,9 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from landsim_server.arrays import iter_chunks, to_ndarray
-
-from landsim.v1 import landscape_pb2 as pb
-from landsim.v1 import landscape_pb2_grpc
-from landsim.wire import ChunkView, chunk_deserializer, encode_chunks, serialize_or_pass
+from landsim_wire.chunks import ChunkView, chunk_deserializer, encode_chunks, serialize_or_pass
+from landsim_wire.v1 import landscape_pb2 as pb
+from landsim_wire.v1 import landscape_pb2_grpc
 
 DIM = 1000
 CHUNK = 1 << 20
@@ -170,7 +169,7 @@ def measure(calls: int, rows: int, repeats: int) -> dict:
 
         # the service's stream as the client library calls it: requests are bytes
         # encoded from the points' memory, responses are read as views of the received
-        # bytes (landsim.wire); like the raw chunks, the request bytes are made up front
+        # bytes (landsim_wire.chunks); like the raw chunks, the request bytes are made up front
         stream = ch.stream_stream(
             f"/{pb.DESCRIPTOR.services_by_name['LandscapeService'].full_name}/StreamEvaluate",
             request_serializer=serialize_or_pass,

@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["real_in", "int_at_least", "choice", "as_generator", "check_spec"]
+from .seeding import check_seed
+
+__all__ = ["real_in", "int_at_least", "choice", "as_generator"]
 
 
 def real_in(name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
@@ -51,23 +53,10 @@ def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
 
 
 def as_generator(seed: Any) -> np.random.Generator:
-    """A Generator from None, a non-negative integer, a SeedSequence or a Generator
-    (returned as is)."""
+    """A Generator from None, an integer seed, a SeedSequence or a Generator (returned as
+    is); the seed rule is :func:`landsim.seeding.check_seed`."""
+    seed = check_seed(seed, sequence=True, generator=True, none=True)
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, np.random.SeedSequence):
-        return np.random.default_rng(seed)
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-                        and seed >= 0):
-        return np.random.default_rng(seed)
-    raise ValueError("seed must be None, an integer in [0, inf[, a numpy.random.SeedSequence "
-                     f"or a numpy.random.Generator, got {seed!r}")
+    return np.random.default_rng(seed)
 
-
-def check_spec(spec: Any):
-    """``spec`` itself, if it is a :class:`~landsim.spec.LandscapeSpec`."""
-    from .spec import LandscapeSpec
-
-    if not isinstance(spec, LandscapeSpec):
-        raise ValueError(f"spec must be a LandscapeSpec, got {type(spec).__name__}")
-    return spec

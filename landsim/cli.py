@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import sys
 import time
@@ -29,9 +30,11 @@ from typing import TextIO
 
 import numpy as np
 
-from . import __version__, descent, geometry, paths
+from . import __version__, descent, geometry, paths, sections
+from .commands import run_serve
 from .seeding import children
-from .spec import random_landscape
+from .spec import check_n_short, random_landscape
+from .units import REGISTRIES
 
 
 def _positive_int(text: str) -> int:
@@ -144,7 +147,7 @@ def _real_registry(device: str, err: TextIO):
                   "on this machine; use --device cpu\n")
         return None
     try:
-        from .real import experiments as registry
+        registry = importlib.import_module(REGISTRIES["real"])
     except ImportError as exc:  # e.g. scikit-learn missing
         err.write(f"error: {TORCH_MISSING} ({type(exc).__name__}: {exc})\n")
         return None
@@ -303,8 +306,7 @@ def run_demo(dim: int, n_wedges: int, n_short: int, eps0: float, eps1: float, ra
         radii, wedges), ``tunnel`` (line and tunnel barriers), ``radial_section``
         (low-loss angular width per radius).
     """
-    if n_short > dim:
-        raise ValueError(f"n_short must be in [1, dim={dim}], got {n_short}")
+    check_n_short(n_short, dim)
     if n_wedges < 2:
         raise ValueError(f"n_wedges must be >= 2 for the tunnel demo, got {n_wedges}")
     out: dict = {"config": dict(dim=dim, n_wedges=n_wedges, n_short=n_short, eps0=eps0,
@@ -360,10 +362,10 @@ def run_demo(dim: int, n_wedges: int, n_short: int, eps0: float, eps1: float, ra
     log(f"  straight line barrier {line.barrier:.4g}; one-bend tunnel through their "
         f"intersection {tunnel.barrier:.4g}")
 
-    e1, e2 = paths.random_plane(dim, seed=seeds["plane"], containing=a)
+    e1, e2 = sections.random_plane(dim, seed=seeds["plane"], containing=a)
     radii = np.linspace(0.0, 2.0 * radius, 9)
     angles = np.linspace(-np.pi, np.pi, 721)
-    section = paths.radial_section(spec, np.zeros(dim), e1, e2, radii, angles)
+    section = sections.radial_section(spec, np.zeros(dim), e1, e2, radii, angles)
     low = section.loss <= 1e-12
     widths = low.mean(axis=1) * 2 * np.pi * radii  # arc length of the low-loss set
     out["radial_section"] = {"radii": radii.tolist(), "low_loss_arc": widths.tolist()}
@@ -416,14 +418,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     rpt.add_argument("--out", default=None, help="where to write the report (default: DIR)")
 
     # `landsim serve ...` hands its arguments to the server's own parser (see
-    # `landsim serve --help`); grpc is imported only here, never by `import landsim`.
+    # `landsim serve --help`), found through the "landsim.commands" entry point; grpc is
+    # imported only then, never by `import landsim`.
     sub.add_parser("serve", help="run the gRPC service (options: landsim serve --help)",
                    add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:
-        from landsim_server.__main__ import main as serve_main
-
-        return serve_main(argv[1:], prog="landsim serve")
+        return run_serve(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "reproduce":
         from .experiments import EXPERIMENT_IDS

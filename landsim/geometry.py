@@ -1,4 +1,4 @@
-"""Public batched geometry of a wedge-union landscape (MODEL.md section 1).
+"""Public batched geometry of a wedge-union landscape (docs/model.md, section 1).
 
 Every function takes a :class:`~landsim.spec.LandscapeSpec` and a batch of points
 X of shape (B, D) (or one point of shape (D,), in which case the batch axis is dropped
@@ -184,7 +184,7 @@ def gradient(spec: LandscapeSpec, X) -> np.ndarray:
 def hvp(spec: LandscapeSpec, X, V) -> np.ndarray:
     """Hessian-vector products H(x_b) v_b, float64 of shape (B, D).
 
-    Exact away from kinks (MODEL.md; formula in :mod:`landsim.kernels.curvature`).
+    Exact away from kinks (docs/model.md, section 1; formula in :mod:`landsim.kernels.curvature`).
     """
     Xb, single = as_batch(spec, X)
     Vb, _ = as_batch(spec, V, "V")

@@ -1,9 +1,7 @@
-"""Paths, sections and barriers in a wedge-union landscape (MODEL.md section 2).
+"""Paths, simplices and barriers in a wedge-union landscape (docs/model.md, section 2).
 
 Paths are built as arrays of points and evaluated through the batched
-:mod:`landsim.geometry` API: a whole path is one ``geometry.loss`` call, a 2-D section is
-a few calls on chunks of at most :data:`SECTION_CHUNK` points (fewer when D is large, so
-that one chunk holds at most :data:`SECTION_MAX_FLOATS` coordinates).
+:mod:`landsim.geometry` API: a whole path is one ``geometry.loss`` call.
 
 Paths
     :func:`line` (a -> b), :func:`chain` (polygonal chain, parametrised by arc length),
@@ -14,11 +12,11 @@ Paths
 Barriers
     :func:`barrier` and :func:`path_barrier` compute (Draxler et al. 2018; Garipov et al.
     2018) ``B = max_t [L(gamma(t)) - ((1 - t) L(a) + t L(b))]``.
-Sections
-    :func:`plane_section` (loss on a grid in the plane origin + alpha e1 + beta e2),
-    :func:`radial_section` (loss at origin + r (cos theta e1 + sin theta e2)) and
-    :func:`random_plane` (two random orthonormal directions, optionally containing a
-    given one).
+
+The random 2-D sections (``plane_section``, ``radial_section``, ``random_plane``,
+``PlaneSection``, ``RadialSection``, ``SECTION_CHUNK``, ``SECTION_MAX_FLOATS``) live in
+:mod:`landsim.sections`; importing those names from here still works for one release,
+with a DeprecationWarning.
 
 Every function validates its inputs and raises ``ValueError`` naming the bad value and
 the valid range. All results are float64.
@@ -27,6 +25,7 @@ the valid range. All results are float64.
 from __future__ import annotations
 
 import math
+import warnings
 from itertools import chain as _iter_chain
 from itertools import combinations
 from typing import Any, NamedTuple
@@ -34,62 +33,24 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import geometry
-from ._checks import as_generator, check_spec, int_at_least, real_in
-from .spec import LandscapeSpec
+from ._arrays import real_array, same_shape, vector
+from ._checks import as_generator, int_at_least
+from .spec import LandscapeSpec, check_spec
 
 __all__ = [
-    "PathProfile", "PlaneSection", "RadialSection",
-    "SECTION_CHUNK", "SECTION_MAX_FLOATS", "SIMPLEX_GRID_MAX_POINTS", "WEIGHT_SUM_TOL",
+    "PathProfile", "SIMPLEX_GRID_MAX_POINTS", "WEIGHT_SUM_TOL",
     "as_t", "line", "chain_knots", "chain", "bezier", "bezier_control_weights",
     "simplex_grid", "simplex_dirichlet", "simplex_points", "simplex_tunnel_points",
-    "tunnel_centre_weights", "barrier_profile", "barrier", "path_barrier", "plane_section",
-    "radial_section", "random_plane",
+    "tunnel_centre_weights", "barrier_profile", "barrier", "path_barrier",
 ]
 
-#: Most points evaluated in one ``geometry.loss`` call by the sections.
-SECTION_CHUNK = 4096
-#: Most coordinates (points x D) held in one section chunk (128 MiB of float64).
-SECTION_MAX_FLOATS = 1 << 24
 #: Largest number of points :func:`simplex_grid` will build.
 SIMPLEX_GRID_MAX_POINTS = 10_000_000
 #: Allowed deviation of a row of barycentric weights from summing to 1.
 WEIGHT_SUM_TOL = 1e-9
-#: Relative size below which the part of d2 orthogonal to d1 counts as zero.
-_PARALLEL_TOL = 1e-10
 
 
 # ------------------------------------------------------------------------ validation
-
-def _real_array(name: str, value: Any, ndim: int) -> np.ndarray:
-    """A finite float64 copy of ``value`` with ``ndim`` dimensions."""
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "fiub":
-        raise ValueError(f"{name} must be a real array, got dtype {arr.dtype}")
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-    if 0 in arr.shape:
-        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    arr = np.array(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, found NaN or inf")
-    return arr
-
-
-def _vector(name: str, value: Any, dim: int | None = None) -> np.ndarray:
-    """A finite float64 vector of shape (D,), D = ``dim`` when given."""
-    arr = _real_array(name, value, 1)
-    if dim is not None and arr.shape != (dim,):
-        raise ValueError(f"{name} must have shape ({dim},), got {arr.shape}")
-    return arr
-
-
-def _same_shape(names: tuple[str, ...], *arrays: np.ndarray) -> None:
-    for name, arr in zip(names[1:], arrays[1:]):
-        if arr.shape != arrays[0].shape:
-            raise ValueError(f"{names[0]} and {name} must have the same shape, got "
-                             f"{arrays[0].shape} and {arr.shape}")
-
-
 
 def as_t(t: Any) -> np.ndarray:
     """Validate a path parameter.
@@ -107,7 +68,7 @@ def as_t(t: Any) -> np.ndarray:
     """
     if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
         return np.linspace(0.0, 1.0, int_at_least("t (number of samples)", t, 2))
-    arr = _real_array("t", t, 1)
+    arr = real_array("t", t, 1)
     bad = arr[(arr < 0) | (arr > 1)]
     if bad.size:
         raise ValueError(f"t must lie in [0, 1], got {float(bad[0])!r}")
@@ -116,7 +77,7 @@ def as_t(t: Any) -> np.ndarray:
 
 def _weights(weights: Any, m: int | None = None, vertices_shape: tuple = ()) -> np.ndarray:
     """Barycentric weights (N, m): non-negative rows summing to 1."""
-    w = _real_array("weights", weights, 2)
+    w = real_array("weights", weights, 2)
     if m is not None and w.shape[1] != m:
         raise ValueError(f"weights must have shape (N, {m}) to match vertices of shape "
                          f"{vertices_shape}, got {w.shape}")
@@ -131,7 +92,7 @@ def _weights(weights: Any, m: int | None = None, vertices_shape: tuple = ()) -> 
 
 
 def _vertices(vertices: Any, minimum: int) -> np.ndarray:
-    v = _real_array("vertices", vertices, 2)
+    v = real_array("vertices", vertices, 2)
     if v.shape[0] < minimum:
         raise ValueError(f"vertices must have shape (m, D) with m >= {minimum}, got {v.shape}")
     return v
@@ -154,8 +115,8 @@ def line(a: Any, b: Any, t: Any) -> np.ndarray:
     -------
     ndarray, shape (T, D)
     """
-    a, b = _vector("a", a), _vector("b", b)
-    _same_shape(("a", "b"), a, b)
+    a, b = vector("a", a), vector("b", b)
+    same_shape(("a", "b"), a, b)
     t = as_t(t)[:, None]
     return (1.0 - t) * a + t * b
 
@@ -176,7 +137,7 @@ def chain_knots(points: Any) -> np.ndarray:
     ndarray, shape (P,)
         Non-decreasing (repeated vertices give repeated knots).
     """
-    p = _real_array("points", points, 2)
+    p = real_array("points", points, 2)
     if p.shape[0] < 2:
         raise ValueError(f"points must have shape (P, D) with P >= 2, got {p.shape}")
     cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
@@ -205,7 +166,7 @@ def chain(points: Any, t: Any) -> np.ndarray:
     -------
     ndarray, shape (T, D)
     """
-    p = _real_array("points", points, 2)
+    p = real_array("points", points, 2)
     knots = chain_knots(p)
     t = as_t(t)
     seg = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, p.shape[0] - 2)
@@ -249,8 +210,8 @@ def bezier(a: Any, control: Any, b: Any, t: Any) -> np.ndarray:
     -------
     ndarray, shape (T, D)
     """
-    a, c, b = _vector("a", a), _vector("control", control), _vector("b", b)
-    _same_shape(("a", "control", "b"), a, c, b)
+    a, c, b = vector("a", a), vector("control", control), vector("b", b)
+    same_shape(("a", "control", "b"), a, c, b)
     t = as_t(t)[:, None]
     return (1.0 - t) ** 2 * a + (2.0 * t * (1.0 - t)) * c + t**2 * b
 
@@ -381,7 +342,7 @@ def simplex_tunnel_points(vertices: Any, centre: Any, weights: Any) -> np.ndarra
     ndarray, shape (N, D)
     """
     v = _vertices(vertices, 2)
-    c = _vector("centre", centre, v.shape[1])
+    c = vector("centre", centre, v.shape[1])
     w = _weights(weights, v.shape[0], v.shape)
     lift = v.shape[0] * w.min(axis=1)
     return w @ v + lift[:, None] * (c - v.mean(axis=0))
@@ -413,7 +374,7 @@ def barrier_profile(losses: Any, t: Any) -> PathProfile:
     -------
     PathProfile
     """
-    losses = _real_array("losses", losses, 1)
+    losses = real_array("losses", losses, 1)
     t = as_t(t)
     if losses.shape != t.shape:
         raise ValueError(f"losses and t must have the same shape, got {losses.shape} and "
@@ -464,7 +425,7 @@ def path_barrier(spec: LandscapeSpec, points: Any, t: Any) -> PathProfile:
     PathProfile
     """
     spec = check_spec(spec)
-    p = _real_array("points", points, 2)
+    p = real_array("points", points, 2)
     t = as_t(t)
     if p.shape[1] != spec.dim or p.shape[0] != t.shape[0]:
         raise ValueError(f"points must have shape (T, D) = {(t.shape[0], spec.dim)} to match "
@@ -472,166 +433,18 @@ def path_barrier(spec: LandscapeSpec, points: Any, t: Any) -> PathProfile:
     return barrier_profile(geometry.loss(spec, p), t)
 
 
-# ------------------------------------------------------------------------ sections
-class PlaneSection(NamedTuple):
-    """Loss on the grid origin + alpha_i e1 + beta_j e2."""
-
-    loss: np.ndarray  #: (A, B) float64, loss[i, j] at (alpha[i], beta[j])
-    alpha: np.ndarray  #: (A,) coordinates along e1
-    beta: np.ndarray  #: (B,) coordinates along e2
-    origin: np.ndarray  #: (D,)
-    e1: np.ndarray  #: (D,) first direction used
-    e2: np.ndarray  #: (D,) second direction used
+# ------------------------------------------------------------------------ moved names
+#: Names that moved to :mod:`landsim.sections`; served from here with a warning.
+_MOVED = ("PlaneSection", "RadialSection", "SECTION_CHUNK", "SECTION_MAX_FLOATS",
+          "plane_section", "radial_section", "random_plane")
 
 
-class RadialSection(NamedTuple):
-    """Loss at origin + r (cos theta e1 + sin theta e2)."""
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(f"landsim.paths.{name} moved to landsim.sections.{name}; import it "
+                      "from there (the old place goes in the next release)",
+                      DeprecationWarning, stacklevel=2)
+        from . import sections
 
-    loss: np.ndarray  #: (R, A) float64, loss[i, j] at (radii[i], angles[j])
-    radii: np.ndarray  #: (R,)
-    angles: np.ndarray  #: (A,) radians
-    origin: np.ndarray  #: (D,)
-    e1: np.ndarray  #: (D,) orthonormal
-    e2: np.ndarray  #: (D,) orthonormal
-
-
-def _nonzero(names: tuple[str, ...], *vectors: np.ndarray) -> None:
-    for name, v in zip(names, vectors):
-        if not np.any(v):
-            raise ValueError(f"{name} must be non-zero, got the zero vector")
-
-
-def _orthonormal_pair(d1: np.ndarray, d2: np.ndarray, names=("d1", "d2")):
-    """Gram-Schmidt (with one re-orthogonalisation): e1 = d1 / |d1|, e2 orthogonal to e1."""
-    _nonzero(names, d1, d2)
-    n1, n2 = np.linalg.norm(d1), np.linalg.norm(d2)
-    e1 = d1 / n1
-    w = d2 - (e1 @ d2) * e1
-    w -= (e1 @ w) * e1
-    nw = np.linalg.norm(w)
-    if nw <= _PARALLEL_TOL * n2:
-        raise ValueError(f"{names[1]} must not be parallel to {names[0]}: its orthogonal part "
-                         f"has relative norm {nw / n2:.3g}, need > {_PARALLEL_TOL:g}")
-    return e1, w / nw
-
-
-def _directions(spec: LandscapeSpec, origin, d1, d2, orthonormalise: bool):
-    origin = _vector("origin", origin, spec.dim)
-    d1, d2 = _vector("d1", d1, spec.dim), _vector("d2", d2, spec.dim)
-    if orthonormalise:
-        return (origin, *_orthonormal_pair(d1, d2))
-    _nonzero(("d1", "d2"), d1, d2)
-    return origin, d1, d2
-
-
-def _section_losses(spec: LandscapeSpec, origin: np.ndarray, basis: np.ndarray,
-                    coeffs: np.ndarray) -> np.ndarray:
-    """L(origin + coeffs @ basis) for coeffs (N, 2), basis (2, D), in bounded chunks."""
-    size = max(1, min(SECTION_CHUNK, SECTION_MAX_FLOATS // spec.dim))
-    out = np.empty(coeffs.shape[0])
-    for start in range(0, coeffs.shape[0], size):
-        stop = start + size
-        out[start:stop] = geometry.loss(spec, origin + coeffs[start:stop] @ basis)
-    return out
-
-
-def plane_section(spec: LandscapeSpec, origin: Any, d1: Any, d2: Any, extent: float = 1.0,
-                  resolution: int = 51, *, alpha: Any = None, beta: Any = None,
-                  orthonormalise: bool = True) -> PlaneSection:
-    """Loss on a grid in the plane through ``origin`` spanned by d1 and d2.
-
-    Parameters
-    ----------
-    spec : LandscapeSpec
-    origin, d1, d2 : array_like, shape (D,)
-    extent : float
-        Half-width of the square grid, > 0: alpha = beta = linspace(-extent, extent,
-        resolution). Ignored when ``alpha`` and ``beta`` are given.
-    resolution : int
-        Grid points per side, >= 2.
-    alpha, beta : array_like, shape (A,) and (B,), optional
-        Explicit grid coordinates (give both or neither).
-    orthonormalise : bool
-        Replace d1, d2 by their Gram-Schmidt orthonormalisation (default); otherwise use
-        them as given (both must still be non-zero).
-
-    Returns
-    -------
-    PlaneSection
-        ``loss[i, j] = L(origin + alpha[i] e1 + beta[j] e2)``, shape (A, B).
-    """
-    spec = check_spec(spec)
-    origin, e1, e2 = _directions(spec, origin, d1, d2, orthonormalise)
-    if (alpha is None) != (beta is None):
-        raise ValueError("give both alpha and beta, or neither (then extent and resolution "
-                         "define the grid)")
-    if alpha is None:
-        extent = real_in("extent", extent, 0.0, low_open=True)
-        resolution = int_at_least("resolution", resolution, 2)
-        alpha = beta = np.linspace(-extent, extent, resolution)
-    else:
-        alpha, beta = _real_array("alpha", alpha, 1), _real_array("beta", beta, 1)
-    ga, gb = np.meshgrid(alpha, beta, indexing="ij")
-    coeffs = np.stack([ga.ravel(), gb.ravel()], axis=1)
-    loss = _section_losses(spec, origin, np.stack([e1, e2]), coeffs)
-    return PlaneSection(loss.reshape(alpha.size, beta.size), alpha, beta, origin, e1, e2)
-
-
-def radial_section(spec: LandscapeSpec, origin: Any, d1: Any, d2: Any, radii: Any,
-                   angles: Any) -> RadialSection:
-    """Loss along rays from ``origin`` in the plane of d1 and d2.
-
-    Parameters
-    ----------
-    spec : LandscapeSpec
-    origin, d1, d2 : array_like, shape (D,)
-        d1, d2 are orthonormalised (Gram-Schmidt) into e1, e2.
-    radii : array_like, shape (R,)
-        Distances from the origin, each >= 0.
-    angles : array_like, shape (A,)
-        Angles theta in radians, measured from e1 towards e2.
-
-    Returns
-    -------
-    RadialSection
-        ``loss[i, j] = L(origin + radii[i] (cos angles[j] e1 + sin angles[j] e2))``,
-        shape (R, A); radius 0 gives L(origin) exactly.
-    """
-    spec = check_spec(spec)
-    origin, e1, e2 = _directions(spec, origin, d1, d2, True)
-    radii, angles = _real_array("radii", radii, 1), _real_array("angles", angles, 1)
-    if radii.min() < 0:
-        raise ValueError(f"radii must lie in [0, inf[, got {float(radii.min())!r}")
-    coeffs = np.stack([np.outer(radii, np.cos(angles)).ravel(),
-                       np.outer(radii, np.sin(angles)).ravel()], axis=1)
-    loss = _section_losses(spec, origin, np.stack([e1, e2]), coeffs)
-    return RadialSection(loss.reshape(radii.size, angles.size), radii, angles, origin, e1, e2)
-
-
-def random_plane(dim: int, seed: Any = 0, containing: Any = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two random orthonormal directions in R^dim.
-
-    Parameters
-    ----------
-    dim : int
-        Dimension D, >= 2.
-    seed : int, numpy.random.Generator or None
-        Same seed, same plane.
-    containing : array_like, shape (D,), optional
-        A non-zero direction v the plane must contain: then ``e1 = v / |v|`` and e2 is a
-        random unit vector orthogonal to it (e.g. a section through the origin that
-        contains an optimum's direction).
-
-    Returns
-    -------
-    e1, e2 : ndarray, shape (D,)
-        Orthonormal (to rounding).
-    """
-    dim = int_at_least("dim", dim, 2)
-    rng = as_generator(seed)
-    if containing is None:
-        g = rng.standard_normal((2, dim))
-        return _orthonormal_pair(g[0], g[1])
-    v = _vector("containing", containing, dim)
-    return _orthonormal_pair(v, rng.standard_normal(dim), ("containing", "random direction"))
+        return getattr(sections, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

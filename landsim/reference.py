@@ -1,6 +1,6 @@
 """Slow, obviously right NumPy versions of every kernel: the test oracle.
 
-Each function follows MODEL.md section 1 literally, one wedge at a time, with no
+Each function follows docs/model.md, section 1 literally, one wedge at a time, with no
 attention to speed. Axis-aligned wedges gather their coordinates (u = y[:, I]);
 rotated ones multiply by the dense frame (u = y Q).
 """

@@ -24,11 +24,12 @@ two replicates of any runs share a stream.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SeedLike", "as_sequence", "replicate_sequence", "replicate_sequences",
-           "children", "child", "streams", "int_seed", "SEED_MAX"]
+__all__ = ["SeedLike", "check_seed", "as_sequence", "replicate_sequence",
+           "replicate_sequences", "children", "child", "streams", "int_seed", "SEED_MAX"]
 
 #: Largest root seed (stored as a signed 64-bit integer by the job service).
 SEED_MAX = 2**63 - 1
@@ -36,11 +37,47 @@ SEED_MAX = 2**63 - 1
 SeedLike = int | np.random.SeedSequence
 
 
-def _root(seed) -> int:
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) \
-            and 0 <= int(seed) <= SEED_MAX:
-        return int(seed)
-    raise ValueError(f"seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
+def check_seed(value: Any, name: str = "seed", *, sequence: bool = False,
+               generator: bool = False, none: bool = False) -> Any:
+    """THE seed rule of landsim: every place that validates a seed calls this.
+
+    A seed is an integer (not a bool) in [0, 2^63 - 1] (:data:`SEED_MAX`: the job service
+    stores it as a signed 64-bit integer). Where the caller accepts them, a
+    :class:`numpy.random.SeedSequence` (``sequence=True``), a
+    :class:`numpy.random.Generator` (``generator=True``) or ``None`` (``none=True``) pass
+    too.
+
+    Parameters
+    ----------
+    value : object
+        The candidate seed.
+    name : str
+        The argument's name, shown in the error.
+    sequence, generator, none : bool
+        Also accept a SeedSequence, a Generator, ``None``.
+
+    Returns
+    -------
+    int, numpy.random.SeedSequence, numpy.random.Generator or None
+        An integer seed as a Python ``int``; any other accepted value as it is.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the bad value and what is accepted.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+            and 0 <= int(value) <= SEED_MAX:
+        return int(value)
+    if (sequence and isinstance(value, np.random.SeedSequence)) \
+            or (generator and isinstance(value, np.random.Generator)) \
+            or (none and value is None):
+        return value
+    kinds = (["None"] if none else []) + [f"an integer in [0, {SEED_MAX}]"] \
+        + (["a numpy.random.SeedSequence"] if sequence else []) \
+        + (["a numpy.random.Generator"] if generator else [])
+    accepted = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
+    raise ValueError(f"{name} must be {accepted}, got {value!r}")
 
 
 def as_sequence(seed: SeedLike) -> np.random.SeedSequence:
@@ -48,13 +85,10 @@ def as_sequence(seed: SeedLike) -> np.random.SeedSequence:
     seed ``s``, ``replicate_sequence(s, 0)``, so that ``run(seed=s)`` draws exactly what the
     unit (s, replicate 0) draws; a SeedSequence is returned as it is. Raises ValueError
     otherwise."""
+    seed = check_seed(seed, sequence=True)
     if isinstance(seed, np.random.SeedSequence):
         return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) \
-            and 0 <= int(seed) <= SEED_MAX:
-        return replicate_sequence(int(seed), 0)
-    raise ValueError(f"seed must be an integer in [0, {SEED_MAX}] or a "
-                     f"numpy.random.SeedSequence, got {seed!r}")
+    return replicate_sequence(seed, 0)
 
 
 def replicate_sequence(seed: int, replicate: int) -> np.random.SeedSequence:
@@ -63,7 +97,7 @@ def replicate_sequence(seed: int, replicate: int) -> np.random.SeedSequence:
     if isinstance(replicate, bool) or not isinstance(replicate, (int, np.integer)) \
             or replicate < 0:
         raise ValueError(f"replicate must be an integer >= 0, got {replicate!r}")
-    return np.random.SeedSequence(_root(seed), spawn_key=(int(replicate),))
+    return np.random.SeedSequence(check_seed(seed), spawn_key=(int(replicate),))
 
 
 def replicate_sequences(seed: int, n: int) -> list[np.random.SeedSequence]:

@@ -1,9 +1,13 @@
-"""Frozen specifications of wedge-union landscapes (MODEL.md section 1).
+"""Frozen specifications of wedge-union landscapes (docs/model.md, section 1).
 
 A :class:`LandscapeSpec` is the whole description of an analytic landscape: a tuple
 of :class:`WedgeSpec` plus the union rule. Specs are immutable, validated once at
 construction (``_validate_wedge`` / ``_validate_landscape`` are the only checks), and
 carry their arrays read-only. Errors name the bad value and the valid range.
+
+The single rules other modules call: :func:`check_n_short` (a wedge has s in [1, D - 1]
+short directions), :func:`check_spec` (a LandscapeSpec argument) and
+:data:`EPS1_DEFAULT` (the default width growth eps1).
 
 Axis-aligned wedges keep their short axes *sorted* (the order of a set of axes carries
 no meaning and the kernels rely on it).
@@ -20,12 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import choice, int_at_least, real_in
+from ._checks import as_generator, choice, int_at_least, real_in
 
 __all__ = [
     "WedgeSpec",
     "LandscapeSpec",
     "random_landscape",
+    "check_n_short",
+    "check_spec",
+    "EPS1_DEFAULT",
     "UNIONS",
     "FRAME_KINDS",
     "ORTHONORMAL_TOL",
@@ -35,6 +42,48 @@ UNIONS = ("hard", "soft")
 FRAME_KINDS = ("axis", "rotated")
 #: Largest allowed entry of |Q^T Q - I| for a rotated short frame.
 ORTHONORMAL_TOL = 1e-8
+#: Default growth eps1 of the width law w = eps0 + eps1 * r (every eps1 default refers here).
+EPS1_DEFAULT = 0.05
+
+
+def check_n_short(n_short: Any, dim: int, name: str = "n_short") -> int:
+    """THE rule for the number s of short directions of a wedge in dimension D.
+
+    s is an integer in [1, D - 1]: a wedge needs at least one short direction and at least
+    one long one.
+
+    Parameters
+    ----------
+    n_short : int
+        The candidate s.
+    dim : int
+        Dimension D (>= 1; for D = 1 no s is valid).
+    name : str
+        The argument's name, shown in the error.
+
+    Returns
+    -------
+    int
+        ``n_short`` as a Python int.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the value and the range [1, D - 1].
+    """
+    if isinstance(n_short, np.generic):
+        n_short = n_short.item()  # messages show 12, not np.int64(12)
+    if isinstance(n_short, bool) or not isinstance(n_short, int) or not 1 <= n_short <= dim - 1:
+        raise ValueError(f"{name} must be an integer in [1, dim - 1 = {dim - 1}] (a wedge "
+                         f"needs at least one long direction), got {n_short!r}")
+    return int(n_short)
+
+
+def check_spec(spec: Any) -> LandscapeSpec:
+    """``spec`` itself, if it is a :class:`LandscapeSpec`; ValueError otherwise."""
+    if not isinstance(spec, LandscapeSpec):
+        raise ValueError(f"spec must be a LandscapeSpec, got {type(spec).__name__}")
+    return spec
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -56,8 +105,7 @@ def _validate_wedge(w: WedgeSpec) -> dict[str, Any]:
         raw = np.asarray(w.short_axes)
         if raw.ndim != 1:
             raise ValueError(f"short_axes must be 1-D, got shape {raw.shape}")
-        if raw.size == 0:
-            raise ValueError(f"short_axes must hold 1 to dim={dim} axes, got 0")
+        check_n_short(raw.size, dim, name="the number of short_axes")
         if raw.dtype.kind not in "iu":
             if raw.dtype.kind == "f" and np.all(np.isfinite(raw)) and np.all(raw == np.round(raw)):
                 raw = raw.astype(np.int64)
@@ -76,9 +124,9 @@ def _validate_wedge(w: WedgeSpec) -> dict[str, Any]:
         if frame.dtype.kind not in "fiu":
             raise ValueError(f"short_frame must be real, got dtype {frame.dtype}")
         frame = frame.astype(np.float64)
-        if frame.ndim != 2 or frame.shape[0] != dim or not 1 <= frame.shape[1] <= dim:
-            raise ValueError(f"short_frame must have shape (dim={dim}, s) with 1 <= s <= "
-                             f"{dim}, got {frame.shape}")
+        if frame.ndim != 2 or frame.shape[0] != dim:
+            raise ValueError(f"short_frame must have shape (dim={dim}, s), got {frame.shape}")
+        check_n_short(frame.shape[1], dim, name="the number of short_frame columns")
         if not np.all(np.isfinite(frame)):
             raise ValueError("short_frame must be finite, found NaN or inf")
         err = float(np.max(np.abs(frame.T @ frame - np.eye(frame.shape[1]))))
@@ -169,9 +217,11 @@ class WedgeSpec(_Frozen):
     eps0, eps1 : float
         Width law ``w = eps0 + eps1 * r`` with r the long radius; both >= 0.
     short_axes : array of int, shape (s,), optional
-        Coordinate axes of an axis-aligned wedge (distinct, in [0, D-1]); stored sorted.
+        Coordinate axes of an axis-aligned wedge (distinct, in [0, D-1], 1 <= s <= D - 1,
+        see :func:`check_n_short`); stored sorted.
     short_frame : array of float, shape (D, s), optional
-        Orthonormal columns spanning the short directions of a rotated wedge.
+        Orthonormal columns spanning the short directions of a rotated wedge
+        (1 <= s <= D - 1).
     anchor : array of float, shape (D,), optional
         The wedge's apex; ``None`` (stored for an all-zero anchor too) means the origin.
 
@@ -356,10 +406,10 @@ def _per_wedge(name: str, value: Any, n_wedges: int) -> list:
 
 def random_landscape(dim: int, n_wedges: int, n_short: int | Sequence[int], *,
                      kind: str = "axis", eps0: float | Iterable[float] = 0.0,
-                     eps1: float | Iterable[float] = 0.05, anchor_scale: float = 0.0,
+                     eps1: float | Iterable[float] = EPS1_DEFAULT, anchor_scale: float = 0.0,
                      union: str = "hard", tau: float = 1.0,
                      seed: int | np.random.Generator | None = 0) -> LandscapeSpec:
-    """Draw a random landscape (MODEL.md section 1, "Random landscapes").
+    """Draw a random landscape (docs/model.md, section 1, "Random landscapes").
 
     Parameters
     ----------
@@ -368,17 +418,20 @@ def random_landscape(dim: int, n_wedges: int, n_short: int | Sequence[int], *,
     n_wedges : int
         Number K of wedges.
     n_short : int or sequence of int
-        Short directions per wedge (one value or K values), each in [1, D].
+        Short directions per wedge (one value or K values), each in [1, D - 1]
+        (:func:`check_n_short`).
     kind : {"axis", "rotated"}
         Axis index sets drawn without replacement, or frames from the QR of a Gaussian
         (D, s) matrix with the sign convention diag(R) > 0.
     eps0, eps1 : float or sequence of float
-        Width law per wedge (one value or K values).
+        Width law per wedge (one value or K values); eps1 defaults to
+        :data:`EPS1_DEFAULT`.
     anchor_scale : float
         0 puts every anchor at the origin; otherwise anchors ~ N(0, anchor_scale^2).
     union, tau : see :class:`LandscapeSpec`.
-    seed : int or numpy.random.Generator
-        Same seed, same landscape (NumPy's PCG64 stream).
+    seed : int, numpy.random.SeedSequence, numpy.random.Generator or None
+        Same seed, same landscape (NumPy's PCG64 stream); the seed rule is
+        :func:`landsim.seeding.check_seed`.
 
     Returns
     -------
@@ -388,13 +441,10 @@ def random_landscape(dim: int, n_wedges: int, n_short: int | Sequence[int], *,
     n_wedges = int_at_least("n_wedges", n_wedges, 1)
     choice("kind", kind, FRAME_KINDS)
     anchor_scale = real_in("anchor_scale", anchor_scale, 0.0)
-    shorts = [int_at_least("n_short", s, 1) for s in _per_wedge("n_short", n_short, n_wedges)]
-    for s in shorts:
-        if s > dim:
-            raise ValueError(f"n_short must be in [1, dim={dim}], got {s}")
+    shorts = [check_n_short(s, dim) for s in _per_wedge("n_short", n_short, n_wedges)]
     e0s = _per_wedge("eps0", eps0, n_wedges)
     e1s = _per_wedge("eps1", eps1, n_wedges)
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     wedges = []
     for k in range(n_wedges):
         s = shorts[k]

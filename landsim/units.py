@@ -34,7 +34,7 @@ from typing import Any
 
 from ._checks import choice, int_at_least
 from .results import ARMS, KINDS, Result
-from .seeding import SEED_MAX, replicate_sequence
+from .seeding import check_seed, replicate_sequence
 
 __all__ = ["Unit", "plan_units", "run_unit", "experiment_module", "default_replicates",
            "REGISTRIES", "DEFAULT_REPLICATES"]
@@ -89,9 +89,7 @@ class Unit:
         choice("kind", self.kind, KINDS)
         choice("arm", self.arm, ARMS)
         int_at_least("replicate", self.replicate, 0)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) \
-                or not 0 <= self.seed <= SEED_MAX:
-            raise ValueError(f"seed must be an integer in [0, {SEED_MAX}], got {self.seed!r}")
+        object.__setattr__(self, "seed", check_seed(self.seed))
         if not dataclasses.is_dataclass(self.config) or isinstance(self.config, type):
             raise ValueError(f"config must be an experiment Config instance, got "
                              f"{self.config!r}")

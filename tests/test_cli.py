@@ -32,7 +32,10 @@ def test_demo_reports_the_model_geometry(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["demo", "--dim", "0"], "must be an integer >= 1, got 0"),
-    (["demo", "--dim", "50", "--short", "60"], r"n_short must be in \[1, dim=50\], got 60"),
+    (["demo", "--dim", "50", "--short", "60"], r"n_short must be an integer in \[1, dim - 1 = 49\]"
+                                               r" .*, got 60"),
+    (["demo", "--dim", "50", "--short", "50"], r"n_short must be an integer in \[1, dim - 1 = 49\]"
+                                               r" .*, got 50"),
     (["demo", "--eps1", "-1"], "must be a number >= 0, got -1"),
     (["demo", "--wedges", "1"], "n_wedges must be >= 2"),
 ])

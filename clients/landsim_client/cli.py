@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_plots import plot_result, plot_section
+from .cli_values import UsageError, angles, load_spec, save_npz, values, vector, when
 from .client import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, JOB_STATES, Client, Job
 from .errors import InvalidArgument, LandsimError
 
@@ -47,156 +49,13 @@ TARGET_ENV = "LANDSIM_TARGET"
 TOKEN_ENV = "LANDSIM_TOKEN"
 
 
-class UsageError(ValueError):
-    """A bad command-line value (exit status 2)."""
-
-
-# ------------------------------------------------------------------------------ parsing
-def _vector(text: str, dim: int, name: str) -> np.ndarray:
-    """A (D,) vector from its command-line form (see the module docs)."""
-    t = text.strip()
-    if t == "zeros":
-        return np.zeros(dim)
-    if t == "ones":
-        return np.ones(dim)
-    if t.startswith("e") and t[1:].isdigit():
-        k = int(t[1:])
-        if not 0 <= k < dim:
-            raise UsageError(f"--{name}: axis {k} is not in [0, {dim - 1}]")
-        v = np.zeros(dim)
-        v[k] = 1.0
-        return v
-    if t == "random" or t.startswith("random:"):
-        seed = t.partition(":")[2] or "0"
-        if not seed.isdigit():
-            raise UsageError(f"--{name}: random:SEED needs a whole number, got {seed!r}")
-        return np.random.default_rng(int(seed)).standard_normal(dim)
-    v = _values(t, name)
-    if v.shape != (dim,):
-        raise UsageError(f"--{name}: needs {dim} values (the landscape's dimension), got "
-                         f"shape {list(v.shape)}")
-    return v
-
-
-def _values(text: str, name: str) -> np.ndarray:
-    """A 1-D float array from ``START:STOP:NUM``, a comma list or a ``.npy`` file."""
-    t = text.strip()
-    if t.endswith(".npy"):
-        return np.asarray(np.load(t, allow_pickle=False), dtype=np.float64)
-    try:
-        if t.count(":") == 2:
-            start, stop, num = t.split(":")
-            if int(num) < 1:
-                raise ValueError(f"NUM must be >= 1, got {num}")
-            return np.linspace(float(start), float(stop), int(num))
-        return np.array([float(x) for x in t.split(",") if x.strip()], dtype=np.float64)
-    except ValueError as exc:
-        raise UsageError(f"--{name}: expected START:STOP:NUM, a comma list of numbers or a "
-                         f".npy file, got {text!r} ({exc})") from None
-
-
-def _angles(text: str) -> np.ndarray:
-    """A bare count N means N angles evenly around the circle."""
-    if text.strip().isdigit():
-        n = int(text)
-        if n < 1:
-            raise UsageError(f"--angles: a count must be >= 1, got {n}")
-        return np.linspace(0.0, 2 * np.pi, n, endpoint=False)
-    return _values(text, "angles")
-
-
-def _load_spec(path: str):
-    from landsim.spec import LandscapeSpec
-
-    p = Path(path)
-    if p.suffix == ".npz":
-        return LandscapeSpec.load_npz(p)
-    if p.suffix == ".json":
-        return LandscapeSpec.from_json(p.read_text())
-    raise UsageError(f"--spec: expected a .json or .npz landscape file, got {path!r}")
-
-
-def _save_npz(path: str, arrays: dict) -> None:
-    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
-
-
-def _when(t) -> str:
-    return "-" if t is None else t.strftime("%Y-%m-%d %H:%M:%S")
-
-
-# ------------------------------------------------------------------------------ plots
-def _figure(figsize=(7.0, 5.0)):
-    """A matplotlib Figure on the Agg canvas (no pyplot, no global backend change)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _plot_section(kind: str, arrays: dict, path: str, title: str) -> None:
-    fig = _figure()
-    if kind == "line":
-        ax = fig.add_subplot()
-        ax.plot(arrays["t"], arrays["loss"], label="loss")
-        ax.plot(arrays["t"], arrays["excess"], "--", label="excess over the chord")
-        ax.set_xlabel("t")
-        ax.set_ylabel("loss")
-        ax.legend()
-    elif kind == "plane":
-        ax = fig.add_subplot()
-        mesh = ax.pcolormesh(arrays["alpha"], arrays["beta"], arrays["loss"].T,
-                             shading="auto")
-        fig.colorbar(mesh, ax=ax, label="loss")
-        ax.set_xlabel("alpha (along e1)")
-        ax.set_ylabel("beta (along e2)")
-    else:
-        ax = fig.add_subplot(projection="polar")
-        mesh = ax.pcolormesh(arrays["angles"], arrays["radii"], arrays["loss"],
-                             shading="auto")
-        fig.colorbar(mesh, ax=ax, label="loss")
-    ax.set_title(title)
-    fig.savefig(path)
-
-
-def _plot_result(result, path: str) -> None:
-    """A generic figure of a result's series: curves for 1-D (and small 2-D) arrays,
-    images for larger 2-D ones; at most 6 panels."""
-    series = [(k, v) for k, v in result.series.items()
-              if v.ndim in (1, 2) and v.size and v.dtype.kind in "fiub"][:6]
-    n = max(1, len(series))
-    cols = min(3, n)
-    rows = (n + cols - 1) // cols
-    fig = _figure((4.5 * cols, 3.5 * rows + 0.6))
-    verdict = "holds" if result.verdict.holds else "does not hold"
-    fig.suptitle(f"{result.experiment} ({result.kind}, {result.arm} arm, seed {result.seed}, "
-                 f"replicate {result.replicate}): claim {verdict}")
-    for i, (name, a) in enumerate(series):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        a = a.astype(np.float64)
-        if a.ndim == 1:
-            ax.plot(a)
-        elif a.shape[0] <= 16:
-            for row in a:
-                ax.plot(row, lw=0.8)
-        else:
-            ax.imshow(a, aspect="auto", interpolation="nearest")
-        ax.set_title(name)
-    if not series:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "no plottable series", ha="center", va="center")
-    fig.tight_layout()
-    fig.savefig(path)
-
-
 # ------------------------------------------------------------------------------ commands
 def cmd_create(args, client: Client, out) -> int:
     if args.spec:
         if args.dim is not None or args.n_wedges is not None:
             raise UsageError("give --spec or random parameters (--dim, --n-wedges, ...), "
                              "not both")
-        lid = client.create_landscape(_load_spec(args.spec))
+        lid = client.create_landscape(load_spec(args.spec))
     else:
         if args.dim is None or args.n_wedges is None or args.n_short is None:
             raise UsageError("give --spec FILE, or --dim, --n-wedges and --n-short")
@@ -213,13 +72,13 @@ def cmd_list(args, client: Client, out) -> int:
     print(f"{'ID':32}  {'D':>7} {'K':>5}  {'KIND':7} {'UNION':5}  CREATED", file=out)
     for ls in landscapes:
         print(f"{ls.id:32}  {ls.dim:>7} {ls.n_wedges:>5}  {ls.kind:7} {ls.union:5}  "
-              f"{_when(ls.created)}", file=out)
+              f"{when(ls.created)}", file=out)
     return 0
 
 
 def cmd_show(args, client: Client, out) -> int:
     ls = client.get_landscape(args.id, include_spec=bool(args.save_spec))
-    print(f"id        {ls.id}\ncreated   {_when(ls.created)}\ndim       {ls.dim}\n"
+    print(f"id        {ls.id}\ncreated   {when(ls.created)}\ndim       {ls.dim}\n"
           f"wedges    {ls.n_wedges}\nkind      {ls.kind}\nunion     {ls.union}\n"
           f"tau       {ls.tau:g}\nn_short   {list(ls.n_short)}", file=out)
     if ls.random is not None:
@@ -249,38 +108,38 @@ def cmd_eval(args, client: Client, out) -> int:
     print("nearest wedge counts: " + ", ".join(f"{k}: {c}" for k, c in enumerate(counts) if c),
           file=out)
     if args.out:
-        _save_npz(args.out, ev._asdict())
+        save_npz(args.out, ev._asdict())
         print(f"arrays written to {args.out}", file=out)
     return 0
 
 
 def cmd_section(args, client: Client, out) -> int:
     dim = client.get_landscape(args.id).dim
-    origin = _vector(args.origin, dim, "origin") if hasattr(args, "origin") else None
+    origin = vector(args.origin, dim, "origin") if hasattr(args, "origin") else None
     if args.shape == "line":
-        arrays = client.section(args.id, "line", a=_vector(args.a, dim, "a"),
-                                b=_vector(args.b, dim, "b"), num_t=args.num_t)
+        arrays = client.section(args.id, "line", a=vector(args.a, dim, "a"),
+                                b=vector(args.b, dim, "b"), num_t=args.num_t)
         print(f"line of {arrays['t'].size} points: loss {arrays['loss'][0]:.6g} -> "
               f"{arrays['loss'][-1]:.6g}, barrier {float(arrays['barrier']):.6g} at t = "
               f"{arrays['t'][int(arrays['argmax'])]:.4g}", file=out)
     elif args.shape == "plane":
         arrays = client.section(args.id, "plane", origin=origin,
-                                d1=_vector(args.d1, dim, "d1"), d2=_vector(args.d2, dim, "d2"),
+                                d1=vector(args.d1, dim, "d1"), d2=vector(args.d2, dim, "d2"),
                                 extent=args.extent, resolution=args.resolution,
                                 raw_directions=args.raw_directions)
     else:
         arrays = client.section(args.id, "radial", origin=origin,
-                                d1=_vector(args.d1, dim, "d1"), d2=_vector(args.d2, dim, "d2"),
-                                radii=_values(args.radii, "radii"), angles=_angles(args.angles))
+                                d1=vector(args.d1, dim, "d1"), d2=vector(args.d2, dim, "d2"),
+                                radii=values(args.radii, "radii"), angles=angles(args.angles))
     if args.shape != "line":
         loss = arrays["loss"]
         print(f"{args.shape} grid {loss.shape[0]} x {loss.shape[1]}: loss min "
               f"{loss.min():.6g}  max {loss.max():.6g}", file=out)
     if args.out:
-        _save_npz(args.out, arrays)
+        save_npz(args.out, arrays)
         print(f"arrays written to {args.out}", file=out)
     if args.plot:
-        _plot_section(args.shape, arrays, args.plot, f"{args.shape} section of {args.id[:12]}")
+        plot_section(args.shape, arrays, args.plot, f"{args.shape} section of {args.id[:12]}")
         print(f"figure written to {args.plot}", file=out)
     return 0
 
@@ -345,8 +204,8 @@ def cmd_job(args, client: Client, out) -> int:
     print(_job_line(job), file=out)
     print(f"config    {json.dumps(job.config, sort_keys=True)}\nseed      {job.seed}\n"
           f"replicate {job.replicate}\narm       {job.arm}\n"
-          f"attempts  {job.attempts}/{job.max_attempts}\ncreated   {_when(job.created)}\n"
-          f"started   {_when(job.started)}\nfinished  {_when(job.finished)}", file=out)
+          f"attempts  {job.attempts}/{job.max_attempts}\ncreated   {when(job.created)}\n"
+          f"started   {when(job.started)}\nfinished  {when(job.finished)}", file=out)
     if job.error:
         print(f"error     {job.error}", file=out)
     return 0
@@ -372,12 +231,10 @@ def cmd_result(args, client: Client, out) -> int:
     print("series    " + ", ".join(f"{k} {list(v.shape)}" for k, v in result.series.items()),
           file=out)
     if args.out:
-        from landsim.results import save_result
-
-        path = save_result(result, args.out)
+        path = result.save(args.out)
         print(f"result written to {path}", file=out)
     if args.plot:
-        _plot_result(result, args.plot)
+        plot_result(result, args.plot)
         print(f"figure written to {args.plot}", file=out)
     return 0
 

@@ -16,17 +16,21 @@ details are decoded here into plain attributes:
 - ``precondition_violations``: ``[(type, subject, description), ...]`` from
   ``google.rpc.PreconditionFailure`` (FAILED_PRECONDITION).
 
-``details`` keeps the decoded messages themselves. When ``googleapis-common-protos`` is
-not installed the exceptions still carry the code and message, only without details.
+``details`` keeps the decoded messages themselves: the ``google.rpc.error_details_pb2``
+classes when ``googleapis-common-protos`` is installed, otherwise classes with the same
+names and fields from :mod:`landsim_client.rpc_protos` (the light client needs protobuf
+only).
 """
 
 from __future__ import annotations
 
 import grpc
 
-try:  # the rich error model; optional (the code and message never need it)
+from . import rpc_protos
+
+try:  # the standard classes, when googleapis-common-protos is installed
     from google.rpc import error_details_pb2, status_pb2
-except ImportError:  # pragma: no cover - googleapis-common-protos missing
+except ImportError:  # the light client: the same messages from rpc_protos
     error_details_pb2 = status_pb2 = None
 
 __all__ = [
@@ -203,27 +207,37 @@ _BY_CODE = {cls.code: cls for cls in (
     Internal, Unimplemented, Aborted, OutOfRange, Unknown)}
 
 
-def _decode_details(trailers) -> list:
-    """The detail messages packed in a ``grpc-status-details-bin`` trailer."""
-    if status_pb2 is None:
-        return []
+def _status_classes(standard: bool) -> tuple[type, dict]:
+    """The Status class and a name -> detail class lookup (the standard google.rpc ones
+    when ``standard`` and installed, else those of :mod:`.rpc_protos`)."""
+    if standard and status_pb2 is not None:
+        return status_pb2.Status, vars(error_details_pb2)
+    return rpc_protos.status_classes()
+
+
+def _decode_details(trailers, standard: bool = True) -> list:
+    """The detail messages packed in a ``grpc-status-details-bin`` trailer (unknown
+    ones stay ``Any`` messages)."""
+    status_cls, detail_classes = _status_classes(standard)
     for key, value in trailers or ():
         if key != DETAILS_KEY:
             continue
         try:
-            status = status_pb2.Status.FromString(value)
+            status = status_cls.FromString(value)
         except Exception:  # a malformed trailer: keep code and message only
             return []
         out = []
         for any_msg in status.details:
-            name = any_msg.TypeName().rsplit(".", 1)[-1]
-            cls = getattr(error_details_pb2, name, None)
+            full_name = any_msg.TypeName()
+            cls = detail_classes.get(full_name.rsplit(".", 1)[-1]) \
+                if full_name.startswith("google.rpc.") else None
             if cls is None:
                 out.append(any_msg)
                 continue
-            msg = cls()
-            if any_msg.Unpack(msg):
-                out.append(msg)
+            try:
+                out.append(cls.FromString(any_msg.value))
+            except Exception:  # a malformed detail: skip it
+                continue
         return out
     return []
 

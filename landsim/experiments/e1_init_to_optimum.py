@@ -34,10 +34,12 @@ import numpy as np
 
 from .. import descent, geometry, paths
 from .._checks import choice, int_at_least, real_in
+from ..analysis import LINE_STARTS, largest_rise, relative_rise
+from ..experiment_kit import Progress, Timer, report
 from ..results import Result, Verdict, make_result
 from ..seeding import SeedLike, streams
 from ..spec import random_landscape
-from ._common import Progress, Timer, check_landscape_fields, report
+from ._landscape import LandscapeParams
 
 ID = "E1"
 TITLE = "Initialisation to optimum"
@@ -47,9 +49,6 @@ CONTROL = ("Each line starts at the optimum of another run in a different wedge 
            "at its own initialisation: a straight line between optima of different wedges "
            "leaves both wedges (the E3 barrier), so it crosses an obstacle and the rule "
            "must fail.")
-#: Where a line starts: its run's initialisation (the claim) or another run's optimum in
-#: a different wedge (the control).
-LINE_STARTS = ("init", "other_optimum")
 #: The fields of the rule; :func:`control_config` never changes them.
 RULE_FIELDS = ("rise_tolerance", "target_loss")
 #: Aggregated over replicates; the first is the judged statistic.
@@ -58,7 +57,7 @@ KEY_METRICS = ("max_relative_rise", "median_relative_rise", "median_reference_lo
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(LandscapeParams):
     dim: int = 4000  # D
     n_wedges: int = 8  # K
     n_short: int = 400  # s per wedge
@@ -74,7 +73,7 @@ class Config:
     line_start: str = "init"  # "init" (claim) | "other_optimum" (control)
 
     def __post_init__(self) -> None:
-        check_landscape_fields(self)
+        self.check_landscape()
         for name in ("n_starts", "steps"):
             int_at_least(name, getattr(self, name), 1)
         int_at_least("line_points", self.line_points, 3)
@@ -95,43 +94,6 @@ def control_config(config: Config) -> Config:
     """The negative control of ``config``: lines start at another run's optimum in a
     different wedge (``line_start="other_optimum"``); nothing else changes."""
     return dataclasses.replace(config, line_start="other_optimum")
-
-
-def largest_rise(losses: np.ndarray) -> np.ndarray:
-    """max_{t' <= t} [L(t) - L(t')] along the last axis (0 for a non-increasing profile).
-
-    Parameters
-    ----------
-    losses : ndarray, shape (..., T)
-
-    Returns
-    -------
-    ndarray, shape (...)
-    """
-    running_min = np.minimum.accumulate(losses, axis=-1)
-    return np.max(losses - running_min, axis=-1)
-
-
-def relative_rise(rise: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``rise / reference``, with 0 where the rise is 0 and inf where only the reference is.
-
-    Parameters
-    ----------
-    rise : ndarray, shape (k,)
-        Largest rises (>= 0).
-    reference : ndarray, shape (k,)
-        Reference losses (>= 0): the loss at the initialisation of the run each line
-        starts from.
-
-    Returns
-    -------
-    ndarray, shape (k,)
-    """
-    rise = np.asarray(rise, dtype=np.float64)
-    reference = np.asarray(reference, dtype=np.float64)
-    out = np.where(rise > 0, np.inf, 0.0)
-    np.divide(rise, reference, out=out, where=reference > 0)
-    return out
 
 
 def partner_runs(wedges: np.ndarray) -> np.ndarray:

@@ -6,12 +6,12 @@ dimension*. Fort & Jastrzebski (2019) explain it with the wedges: a wedge has on
 directions, and a random affine subspace of dimension d meets an n = D - s dimensional
 set in general position exactly when d + n >= D, i.e. d >= s (docs/claims.md, section E2:
 predicted threshold ~ s). That holds in the *narrow-wedge* regime
-eps1 << sqrt(2 log s / n); for wider wedges the radial escape (docs/model.md) lets
+eps1 << sqrt(2 log s / n); for wider wedges the radial escape (docs/model.md, section 2) lets
 descent reach a wedge by moving outward, and the threshold drops far below s.
 
 Measurement. For every s in ``n_short`` we draw a landscape of ``n_wedges`` axis-aligned
 wedges with s short axes each (width eps0 + eps1 r; stream "landscape", one child per s)
-and run :func:`landsim.descent.threshold_dimension` (stream "runs", one child per s):
+and run :func:`landsim.subspace.threshold_dimension` (stream "runs", one child per s):
 ``n_seeds`` starts uniform on the sphere of ``radius``, one dense orthonormal projection
 per seed (nested in d), heavy-ball descent on z for at most ``steps`` updates; a run
 succeeds when the landscape loss reaches ``target_loss``, and the threshold is the
@@ -51,12 +51,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import descent
+from .. import descent, subspace
 from .._checks import int_at_least, real_in
+from ..analysis import line_fit
+from ..experiment_kit import Progress, Timer, report
 from ..results import Result, Verdict, make_result
 from ..seeding import SeedLike, children
 from ..spec import random_landscape
-from ._common import Progress, Timer, line_fit, report
+from ._landscape import LandscapeParams
 
 ID = "E2"
 TITLE = "Intrinsic dimension"
@@ -94,7 +96,7 @@ def _increasing_tuple(name: str, value, *, integer: bool, low: float, low_open: 
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(LandscapeParams):
     dim: int = 1000  # D
     n_wedges: int = 4  # K wedges per landscape
     n_short: tuple[int, ...] = (50, 100, 200, 400)  # the s values, one landscape each
@@ -114,20 +116,15 @@ class Config:
     control_escape_multiple: float = 2.0  # control: eps1 = this x the largest escape scale
 
     def __post_init__(self) -> None:
-        int_at_least("dim", self.dim, 2)
-        for name in ("n_wedges", "n_seeds", "steps"):
-            int_at_least(name, getattr(self, name), 1)
         shorts = _increasing_tuple("n_short", self.n_short, integer=True, low=1,
                                    low_open=False, least=2)
-        for s in shorts:
-            if s >= self.dim:
-                raise ValueError(f"n_short must be in [1, dim - 1 = {self.dim - 1}] (a wedge "
-                                 f"needs a long direction), got {s}")
         object.__setattr__(self, "n_short", shorts)
+        self.check_landscape()
+        for name in ("n_seeds", "steps"):
+            int_at_least(name, getattr(self, name), 1)
         object.__setattr__(self, "d_ratios", _increasing_tuple(
             "d_ratios", self.d_ratios, integer=False, low=0.0, low_open=True, least=2))
-        for name in ("eps0", "eps1", "target_loss"):
-            real_in(name, getattr(self, name), 0.0)
+        real_in("target_loss", self.target_loss, 0.0)
         for name in ("radius", "lr_scale", "control_escape_multiple"):
             real_in(name, getattr(self, name), 0.0, low_open=True)
         real_in("momentum", self.momentum, 0.0, 1.0)
@@ -195,7 +192,7 @@ def step_size(dim: int, s: int, d_max: int, lr_scale: float) -> float:
 
 
 def escape_eps1(dim: int, s: int) -> float:
-    """Radial-escape scale sqrt(2 log s / n), n = D - s (docs/model.md, the radial escape).
+    """Radial-escape scale sqrt(2 log s / n), n = D - s (docs/model.md, section 2).
 
     Above it, a point far out along a random direction lies inside the wedge; the
     narrow regime is eps1 well below it.
@@ -225,7 +222,7 @@ def verdict_holds(n_short, thresholds, band_low: float, band_high: float) -> boo
 
 def _measure(cfg: Config, s: int, landscape_seed: np.random.SeedSequence,
              run_seed: np.random.SeedSequence
-             ) -> tuple[np.ndarray, descent.ThresholdResult, float]:
+             ) -> tuple[np.ndarray, subspace.ThresholdResult, float]:
     """Threshold measurement on one landscape: (dims (n_dims,), ThresholdResult, step)."""
     spec = random_landscape(cfg.dim, cfg.n_wedges, s, eps0=cfg.eps0, eps1=cfg.eps1,
                             seed=np.random.default_rng(landscape_seed))
@@ -234,7 +231,7 @@ def _measure(cfg: Config, s: int, landscape_seed: np.random.SeedSequence,
     dcfg = descent.DescentConfig(optimizer="momentum", lr=lr, momentum=cfg.momentum,
                                  steps=cfg.steps, target_loss=cfg.target_loss,
                                  record_every=cfg.steps)
-    th = descent.threshold_dimension(spec, dims, dcfg, n_seeds=cfg.n_seeds,
+    th = subspace.threshold_dimension(spec, dims, dcfg, n_seeds=cfg.n_seeds,
                                      radius=cfg.radius, success_rate=cfg.success_rate,
                                      seed=np.random.default_rng(run_seed))
     return dims, th, lr

@@ -50,17 +50,18 @@ must fail.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import descent, geometry, paths
 from .._checks import as_generator, choice, int_at_least, real_in
+from ..analysis import relative_barriers
+from ..experiment_kit import Progress, Timer, report
 from ..results import Result, Verdict, make_result
 from ..seeding import SeedLike, streams
 from ..spec import LandscapeSpec, random_landscape
-from ._common import Progress, Timer, check_landscape_fields, report
+from ._landscape import LandscapeParams
 
 ID = "E3"
 TITLE = "Tunnels between optima"
@@ -85,7 +86,7 @@ MEAN_SQUARED_WEIGHT = {"chain": 1.0 / 3.0, "bezier": 2.0 / 15.0}
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(LandscapeParams):
     dim: int = 4000  # D
     n_wedges: int = 8  # K
     n_short: int = 400  # s per wedge
@@ -105,8 +106,12 @@ class Config:
     barrier_fraction: float = 0.01  # rule: trained barrier <= this x line barrier
     pair: str = "different_wedges"  # "different_wedges" (claim) | "same_wedge" (control)
 
+    def min_wedges(self) -> int:
+        """Two optima in different wedges need two wedges."""
+        return 2
+
     def __post_init__(self) -> None:
-        check_landscape_fields(self, min_wedges=2)
+        self.check_landscape()
         for name in ("descent_steps", "train_steps", "record_every"):
             int_at_least(name, getattr(self, name), 1)
         for name in ("n_starts", "train_samples"):
@@ -282,34 +287,6 @@ def pick_pair(wedges, reached, pair: str = "different_wedges") -> tuple[int, int
     raise RuntimeError(f"no two of the {wedges.size} descent runs converged in {where} "
                        f"({done.size} converged, wedges "
                        f"{sorted(set(wedges[done].tolist()))}); raise n_starts")
-
-
-def relative_barriers(line_barrier: float, best_barrier: float, reference: float
-                      ) -> tuple[float, float]:
-    """The two statistics of the rule (docs/claims.md, E3).
-
-    Parameters
-    ----------
-    line_barrier : float
-        B_line >= 0, the straight line's barrier.
-    best_barrier : float
-        min(B_chain, B_bezier) >= 0, the better trained path's barrier.
-    reference : float
-        L_ref > 0, the loss the training started from.
-
-    Returns
-    -------
-    line_relative : float
-        B_line / L_ref (inf if L_ref = 0 < B_line, 0 if both are 0).
-    best_relative : float
-        best / B_line (0 if both are 0, inf if only B_line is 0).
-    """
-    def ratio(x: float, y: float) -> float:
-        if y > 0:
-            return float(x / y)
-        return 0.0 if x <= 0 else math.inf
-
-    return ratio(line_barrier, reference), ratio(best_barrier, line_barrier)
 
 
 def verdict_of(line_barrier: float, barriers: dict, reference: float, cfg: Config,

@@ -6,7 +6,7 @@ Fort & Jastrzebski (2019) extend the tunnel between two optima (E3) to an *m-tun
 low-loss (m - 1)-dimensional "deformed sheet" through m optima at once. In the wedge model
 it runs through the intersection of the m wedges, whose short directions are the union
 of theirs, so every added optimum adds short directions
-(E|union| = D (1 - (1 - s/D)^m), docs/model.md section 1) and finding the tunnel in a
+(E|union| = D (1 - (1 - s/D)^m), docs/model.md, section 1) and finding the tunnel in a
 random subspace needs more dimensions.
 
 Optima. One optimum per wedge k = 0 .. m_max - 1, *built on the wedge*: a random point at
@@ -41,7 +41,7 @@ subspace, c = g + P z (the other free points stay trained), on the same expected
 ``threshold_lr`` and ``threshold_momentum``, see :class:`_CentreSubspace`); a run
 succeeds when the tunnel's maximum grid loss is <= ``tunnel_fraction`` x the flat
 simplex's, the same low-loss standard as the tunnel's. Projection i is one dense draw
-(:func:`landsim.descent.subspace_projection`, D columns) for every d and m, d taking its
+(:func:`landsim.subspace.subspace_projection`, D columns) for every d and m, d taking its
 first d columns (nested subspaces), and the ``threshold_seeds`` runs of one (m, d) form
 one batch. The threshold is the smallest d whose success rate is >= ``success_rate``,
 found by a bracket-and-bisection search to within ``threshold_step``
@@ -68,14 +68,28 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from .. import descent, geometry, paths
+from .. import descent, geometry, paths, subspace
 from .._checks import as_generator, int_at_least, real_in
+from ..analysis import grows_clearly, growth
+from ..experiment_kit import Progress, Timer, report
 from ..results import Result, Verdict, make_result
 from ..seeding import SeedLike, children
 from ..spec import LandscapeSpec, WedgeSpec, random_landscape
-from ._common import Progress, Timer, check_landscape_fields, report
+from ._e4_tunnel import (  # the tunnel's pieces; those not used here are re-exported
+    MAX_RESOLUTION,  # noqa: F401
+    expected_loss_and_grad,  # noqa: F401
+    face_sizes,  # noqa: F401
+    face_table,  # noqa: F401
+    flat_points,  # noqa: F401
+    grid_resolution,
+    mean_squared_face_weight,  # noqa: F401
+    subdivision_weights,  # noqa: F401
+    train_centre_only,
+    train_tunnel,
+    tunnel_points,
+)
+from ._landscape import LandscapeParams
 
 ID = "E4"
 TITLE = "m-tunnels between m optima"
@@ -94,8 +108,6 @@ STREAMS = ("landscape", "optima", "train", "centre_only", "projections", "thresh
 
 #: Largest number of optima (the tunnel stores 2^m face points).
 M_LIMIT = 10
-#: Finest grid resolution along an edge (reached for m = 2 only).
-MAX_RESOLUTION = 200
 #: Factor by which the threshold search grows or shrinks d until it brackets the threshold.
 GALLOP = 1.25
 #: A subspace run whose mean sampled loss exceeds this multiple of its first one diverged.
@@ -103,7 +115,7 @@ DIVERGED = 1e6
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(LandscapeParams):
     dim: int = 800  # D
     n_wedges: int = 8  # K (>= m_max)
     n_short: int = 40  # s per wedge
@@ -126,6 +138,10 @@ class Config:
     min_growth: float = 1.5  # rule: threshold and short count at m_max >= this x at m = 2
     shared_short_axes: bool = False  # control: every wedge has wedge 0's short axes
 
+    def min_wedges(self) -> int:
+        """An m-tunnel for every m <= m_max needs m_max wedges."""
+        return self.m_max
+
     def __post_init__(self) -> None:
         for name in ("train_steps", "threshold_seeds", "threshold_steps", "threshold_step"):
             int_at_least(name, getattr(self, name), 1)
@@ -134,7 +150,7 @@ class Config:
         int_at_least("m_max", self.m_max, 3)
         if self.m_max > M_LIMIT:
             raise ValueError(f"m_max must be in [3, {M_LIMIT}], got {self.m_max}")
-        check_landscape_fields(self, min_wedges=self.m_max)
+        self.check_landscape()
         least = math.comb(self.m_max + 1, self.m_max - 1)  # resolution 2 at m_max
         int_at_least("grid_points", self.grid_points, least)
         real_in("tunnel_fraction", self.tunnel_fraction, 0.0)
@@ -171,162 +187,6 @@ def build_landscape(cfg: Config, seed: SeedLike | np.random.Generator) -> Landsc
     axes = spec.wedges[0].short_axes
     return spec.replace(wedges=tuple(WedgeSpec(dim=w.dim, eps0=w.eps0, eps1=w.eps1,
                                                short_axes=axes) for w in spec.wedges))
-
-
-def growth(values) -> float:
-    """values[-1] / values[0] of a sequence indexed by m = 2 .. m_max (NaN when either is
-    missing or the first is not positive).
-
-    Parameters
-    ----------
-    values : array_like, shape (M,)
-    """
-    v = np.asarray(values, dtype=np.float64)
-    if v.size < 2 or not (np.isfinite(v[0]) and np.isfinite(v[-1])) or v[0] <= 0:
-        return float("nan")
-    return float(v[-1] / v[0])
-
-
-def grows_clearly(values, min_growth: float) -> bool:
-    """True when every value is finite, none decreases with m, and values[-1] >=
-    ``min_growth`` x values[0] (docs/claims.md, E4).
-
-    Parameters
-    ----------
-    values : array_like, shape (M,)
-    min_growth : float
-        >= 1.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    return bool(np.all(np.isfinite(v)) and np.all(np.diff(v) >= 0)
-                and growth(v) >= min_growth)
-
-
-# ------------------------------------------------------------------------ the tunnel
-def grid_resolution(m: int, budget: int) -> int:
-    """Largest resolution r <= MAX_RESOLUTION with C(r + m - 1, m - 1) <= budget (>= 1)."""
-    r = 1
-    while r < MAX_RESOLUTION and math.comb(r + m, m - 1) <= budget:
-        r += 1
-    return r
-
-
-def face_sizes(m: int) -> np.ndarray:
-    """Number of vertices of each face, indexed by its bit mask, shape (2^m,)."""
-    return np.array([bin(mask).count("1") for mask in range(1 << m)], dtype=np.int64)
-
-
-def face_table(vertices) -> np.ndarray:
-    """Barycentres b_S of every face S of the simplex, indexed by bit mask, (2^m, D).
-
-    Row 0 (the empty face) is 0; row 1 << i is vertex i.
-    """
-    v = np.asarray(vertices, dtype=np.float64)
-    m = v.shape[0]
-    member = (np.arange(1 << m)[:, None] >> np.arange(m)) & 1  # (2^m, m)
-    sizes = np.maximum(member.sum(axis=1, keepdims=True), 1)
-    return np.einsum("fm,md->fd", member / sizes, v)
-
-
-def subdivision_weights(weights) -> sp.csr_matrix:
-    """Weights of the face points of each sample, a sparse (N, 2^m) matrix.
-
-    Row n holds k (lambda_(k) - lambda_(k+1)) at the mask of its top-k face S_k,
-    k = 1 .. m (lambda sorted decreasingly, lambda_(m+1) = 0; ties broken by index). Its
-    rows are non-negative and sum to 1; ``W @ face_table(v)`` is the flat simplex and
-    the weight of the full face is m min(lambda) (:func:`landsim.paths.tunnel_centre_weights`).
-    """
-    lam = np.asarray(weights, dtype=np.float64)
-    n, m = lam.shape
-    order = np.argsort(-lam, axis=1, kind="stable")
-    srt = np.take_along_axis(lam, order, axis=1)
-    gaps = srt - np.concatenate([srt[:, 1:], np.zeros((n, 1))], axis=1)
-    level = gaps * np.arange(1, m + 1)
-    masks = np.bitwise_or.accumulate(np.left_shift(1, order), axis=1)
-    return sp.csr_matrix((level.ravel(), masks.ravel(), np.arange(0, n * m + 1, m)),
-                         shape=(n, 1 << m))
-
-
-def tunnel_points(table, weights) -> np.ndarray:
-    """Points of the subdivided tunnel with face points ``table`` (2^m, D), shape (N, D)."""
-    return np.asarray(subdivision_weights(weights) @ np.asarray(table, dtype=np.float64))
-
-
-def expected_loss_and_grad(spec: LandscapeSpec, table, weights) -> tuple[float, np.ndarray]:
-    """Mean loss of the tunnel over the samples ``weights`` (N, m), and its gradient with
-    respect to every face point, (2^m, D): mean_n W[n, S] grad L(x_n) (chain rule).
-
-    The rows of the fixed vertices are returned too; the trainer ignores them.
-    """
-    W = subdivision_weights(weights)
-    loss, grad = geometry.loss_and_grad(spec, np.asarray(W @ np.asarray(table)))
-    # sparse products, not BLAS: a BLAS call between kernel calls makes the next
-    # (threaded) kernel call wait for the BLAS worker threads
-    return float(loss.mean()), np.asarray(W.T @ grad) / W.shape[0]
-
-
-def mean_squared_face_weight(m: int) -> np.ndarray:
-    """E[W_S^2] under Dirichlet(1) for every face S, shape (2^m,)."""
-    sizes = face_sizes(m)
-    return np.array([2.0 / (m * (m + 1) * math.comb(m, int(k))) if k else 1.0
-                     for k in sizes])
-
-
-def train_tunnel(spec: LandscapeSpec, vertices, cfg: Config, seed=0
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train every face point of >= 2 vertices from the flat simplex.
-
-    Returns the face table (2^m, D) and the sampled expected loss before each update and
-    after the last, shape (train_steps + 1,).
-    """
-    rng = as_generator(seed)
-    table = face_table(vertices)
-    m = table.shape[0].bit_length() - 1
-    free = face_sizes(m) >= 2
-    scale = (cfg.train_lr / (2.0 * mean_squared_face_weight(m)))[free, None]
-    losses = np.empty(cfg.train_steps + 1)
-    for step in range(cfg.train_steps + 1):
-        value, grad = expected_loss_and_grad(
-            spec, table, paths.simplex_dirichlet(m, cfg.train_samples, rng))
-        losses[step] = value
-        if step < cfg.train_steps:
-            table[free] -= scale * grad[free]
-    return table, losses
-
-
-def flat_points(vertices, weights) -> np.ndarray:
-    """sum_i lambda_i v_i, elementwise (no BLAS call inside training loops), (N, D)."""
-    v = np.asarray(vertices, dtype=np.float64)
-    lam = np.asarray(weights, dtype=np.float64)
-    out = lam[:, :1] * v[0]
-    for i in range(1, v.shape[0]):
-        out += lam[:, i:i + 1] * v[i]
-    return out
-
-
-def train_centre_only(spec: LandscapeSpec, vertices, cfg: Config, seed=0
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Train the free centre of :func:`landsim.paths.simplex_tunnel_points` alone.
-
-    x = sum_i lambda_i v_i + w (c - g), w = m min(lambda); gradient mean_n w_n grad L(x_n).
-    Returns the centre (D,) and the sampled expected loss per step (train_steps + 1,).
-    """
-    rng = as_generator(seed)
-    v = np.asarray(vertices, dtype=np.float64)
-    m = v.shape[0]
-    g = v.mean(axis=0)
-    centre = g.copy()
-    scale = cfg.train_lr / (2.0 * 2.0 / (m * (m + 1)))
-    losses = np.empty(cfg.train_steps + 1)
-    for step in range(cfg.train_steps + 1):
-        lam = paths.simplex_dirichlet(m, cfg.train_samples, rng)
-        w = paths.tunnel_centre_weights(lam)
-        loss, grad = geometry.loss_and_grad(spec, flat_points(v, lam)
-                                            + w[:, None] * (centre - g))
-        losses[step] = loss.mean()
-        if step < cfg.train_steps:
-            centre -= scale * np.einsum("n,nd->d", w, grad) / lam.shape[0]
-    return centre, losses
 
 
 # ------------------------------------------------------------------------ threshold
@@ -451,7 +311,7 @@ def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = N
         # transposed (contiguous rows of P^T) and in float32: the products with P are the
         # bulk of the threshold search, and einsum runs them ~6x faster this way
         projections = np.stack([
-            descent.subspace_projection(cfg.dim, cfg.dim, "dense", np.random.default_rng(ss))
+            subspace.subspace_projection(cfg.dim, cfg.dim, "dense", np.random.default_rng(ss))
             .T.astype(np.float32)
             for ss in children(seq["projections"], cfg.threshold_seeds)])
     rows: dict[str, list] = {k: [] for k in (

@@ -8,8 +8,8 @@ landscape. Section i contains the direction of an optimum of wedge k = i mod K: 
 point of W_k at distance ``optimum_radius`` from the origin on its long subspace
 (:func:`landsim.geometry.intersection_point`, short coordinates zero, so the whole ray
 through it lies in W_k). The plane is e1 = optimum / |optimum| and a random unit e2
-orthogonal to it (:func:`landsim.paths.random_plane` with ``containing``), sampled on a
-radius x angle grid (:func:`landsim.paths.radial_section`, angles over the full circle,
+orthogonal to it (:func:`landsim.sections.random_plane` with ``containing``), sampled on a
+radius x angle grid (:func:`landsim.sections.radial_section`, angles over the full circle,
 theta = 0 on the optimum's ray).
 
 Width. At each radius the *low-loss set* is the set of angles with loss <= ``low_loss``;
@@ -20,7 +20,7 @@ at theta is inside W_k iff r |sin theta| max_j |e2_S,j| <= eps0 + eps1 r
 sqrt(1 - sin^2(theta) |e2_S|^2), which gives a half-angle theta* in closed form
 (:func:`predicted_half_angle`).
 
-Rule (:func:`judge_widening`, shared with the real experiment
+Rule (:func:`landsim.claim_rules.judge_widening`, shared with the real experiment
 :mod:`landsim.real.experiments.e5_radial_tunnels`). The *judged radii* are those where the
 optimum's ray is low-loss and, in every section, the arc spans at least ``min_arc_cells``
 grid angles and is not the whole circle (below that the "width" is the grid's cell
@@ -47,17 +47,24 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import rankdata
 
-from .. import geometry, paths
+from .. import geometry, sections
 from .._checks import int_at_least, real_in
+from ..analysis import log_slope, section_angles
+from ..analysis import onset_robust as onset_robust
+from ..analysis import rank_corr as rank_corr
+from ..claim_rules import Widening as Widening
+from ..claim_rules import check_widening_fields as check_rule_fields
+from ..claim_rules import judge_widening, plot_widths
+from ..claim_rules import judged_mask as judged_mask
+from ..claim_rules import widening_rule_text as widening_rule_text
+from ..experiment_kit import Progress, Timer, report
 from ..results import Result, Verdict, make_result
 from ..seeding import SeedLike, streams
 from ..spec import random_landscape
-from ._common import Progress, Timer, check_landscape_fields, line_fit, report
+from ._landscape import LandscapeParams
 
 ID = "E5"
 TITLE = "Radial tunnels in random sections"
@@ -74,28 +81,8 @@ RULE_FIELDS = ("low_loss", "min_arc_cells", "min_judged_radii", "min_elasticity"
 KEY_METRICS = ("elasticity", "rank_corr", "judged_radii", "r2", "predicted_elasticity")
 
 
-def check_rule_fields(config, n_radii: int, n_angles: int) -> None:
-    """Validate the rule's fields (shared with the real experiment).
-
-    ``low_loss`` >= 0, ``min_arc_cells`` in [1, n_angles - 1], ``min_judged_radii`` in
-    [3, n_radii] (dropping the innermost radius must leave a fit), ``min_elasticity`` > 0,
-    ``min_rank_corr`` in ]0, 1]. Raises ValueError naming the bad value and the range.
-    """
-    real_in("low_loss", config.low_loss, 0.0)
-    int_at_least("min_arc_cells", config.min_arc_cells, 1)
-    if config.min_arc_cells >= n_angles:
-        raise ValueError(f"min_arc_cells must be in [1, n_angles - 1 = {n_angles - 1}], got "
-                         f"{config.min_arc_cells}")
-    int_at_least("min_judged_radii", config.min_judged_radii, 3)
-    if config.min_judged_radii > n_radii:
-        raise ValueError(f"min_judged_radii must be in [3, n_radii = {n_radii}], got "
-                         f"{config.min_judged_radii}")
-    real_in("min_elasticity", config.min_elasticity, 0.0, low_open=True)
-    real_in("min_rank_corr", config.min_rank_corr, 0.0, 1.0, low_open=True, high_open=False)
-
-
 @dataclass(frozen=True)
-class Config:
+class Config(LandscapeParams):
     dim: int = 1000  # D
     n_wedges: int = 6  # K
     n_short: int = 100  # s per wedge
@@ -113,7 +100,7 @@ class Config:
     min_rank_corr: float = 0.9  # rule: Spearman rho of width vs radius >= this (monotone)
 
     def __post_init__(self) -> None:
-        check_landscape_fields(self)
+        self.check_landscape()
         int_at_least("n_sections", self.n_sections, 1)
         int_at_least("n_radii", self.n_radii, 3)
         int_at_least("n_angles", self.n_angles, 8)
@@ -134,17 +121,6 @@ def quick_config() -> Config:
 def control_config(config: Config) -> Config:
     """The negative control of ``config``: the same landscape with eps1 = 0 (strips)."""
     return dataclasses.replace(config, eps1=0.0)
-
-
-def section_angles(n_angles: int) -> np.ndarray:
-    """The full circle, ``2 pi (j - n_angles / 2) / n_angles`` for j = 0 .. n_angles - 1
-    (from -pi); index n_angles // 2 is exactly theta = 0 (n_angles even).
-
-    Returns
-    -------
-    ndarray, shape (n_angles,)
-    """
-    return 2.0 * math.pi * (np.arange(n_angles) - n_angles // 2) / n_angles
 
 
 def arc_cells(low: np.ndarray, centre: int) -> np.ndarray:
@@ -208,176 +184,6 @@ def predicted_half_angle(r: np.ndarray, eps0: float, eps1: float, m: float,
     return np.where(s >= 1.0, math.pi / 2, np.arcsin(np.clip(s, 0.0, 1.0)))
 
 
-# ---- the rule's pieces (shared with landsim.real.experiments.e5_radial_tunnels) ----------
-
-def judged_mask(cells: np.ndarray, ray_low: np.ndarray, n_angles: int,
-                min_arc_cells: int) -> np.ndarray:
-    """The radii the rule judges: the optimum's ray is low-loss there and, in every
-    section, the low-loss arc around it is resolved by the angle grid.
-
-    Parameters
-    ----------
-    cells : ndarray of int, shape (S, R)
-        Grid angles in the connected low-loss arc around theta = 0, per section and radius
-        (``n_angles`` for the whole circle).
-    ray_low : ndarray of bool, shape (R,)
-        Whether the optimum's ray (theta = 0) is low-loss at each radius.
-    n_angles : int
-        Angles of the grid over the full circle.
-    min_arc_cells : int
-        An arc of fewer cells is the grid's resolution, not a measured width.
-
-    Returns
-    -------
-    ndarray of bool, shape (R,)
-        True where ``ray_low`` and ``min_arc_cells <= cells < n_angles`` in every section.
-    """
-    cells = np.atleast_2d(np.asarray(cells))
-    resolved = (cells >= min_arc_cells) & (cells < n_angles)
-    return np.asarray(ray_low, dtype=bool) & resolved.all(axis=0)
-
-
-def log_slope(radii: np.ndarray, widths: np.ndarray) -> float:
-    """Elasticity of the width: least-squares slope of log(width) against log(radius).
-
-    A strip (constant width) gives 0, a cone from the origin (width proportional to r) 1.
-
-    Parameters
-    ----------
-    radii, widths : ndarray, shape (n,)
-        n >= 2 positive values, radii not all equal.
-
-    Returns
-    -------
-    float
-    """
-    return line_fit(np.log(np.asarray(radii, dtype=np.float64)),
-                    np.log(np.asarray(widths, dtype=np.float64)))[0]
-
-
-def rank_corr(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation of ``x`` and ``y`` (average ranks for ties).
-
-    A constant ``y`` explains no ordering: 0 (not NaN), so a strip cannot pass as
-    monotone.
-
-    Parameters
-    ----------
-    x, y : ndarray, shape (n,)
-        n >= 2.
-
-    Returns
-    -------
-    float
-        In [-1, 1].
-    """
-    rx, ry = rankdata(np.asarray(x, dtype=np.float64)), rankdata(np.asarray(y,
-                                                                           dtype=np.float64))
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
-    return float(rx @ ry) / denom if denom > 0 else 0.0
-
-
-def onset_robust(statistic, radii: np.ndarray, widths: np.ndarray) -> float:
-    """The smaller of ``statistic(radii, widths)`` and the same without the innermost
-    point, so that no single innermost radius carries the verdict.
-
-    Parameters
-    ----------
-    statistic : callable (radii, widths) -> float
-    radii, widths : ndarray, shape (n,)
-        n >= 3, radii increasing.
-
-    Returns
-    -------
-    float
-    """
-    return min(statistic(radii, widths), statistic(radii[1:], widths[1:]))
-
-
-class Widening(NamedTuple):
-    """The rule's judgement of one replicate (toy or real)."""
-
-    verdict: Verdict
-    metrics: dict  #: elasticity, rank_corr, judged_radii, r2, ... (NaN when not computable)
-    judged: np.ndarray  #: (R,) bool, the judged radii
-
-
-def widening_rule_text(cfg) -> str:
-    """The rule as one sentence, with its thresholds (``cfg`` holds the RULE_FIELDS)."""
-    return (f"on the judged radii (the optimum's ray has loss <= {cfg.low_loss:g} and in "
-            f"every section the low-loss arc around it spans >= {cfg.min_arc_cells} grid "
-            f"angles and not the whole circle; at least {cfg.min_judged_radii} of them), the "
-            f"mean arc width over the sections widens: log-log slope (elasticity) >= "
-            f"{cfg.min_elasticity:g} and Spearman rho >= {cfg.min_rank_corr:g}, each the "
-            f"smaller of its value with and without the innermost judged radius "
-            f"(docs/claims.md, E5)")
-
-
-def judge_widening(cfg, radii: np.ndarray, widths: np.ndarray, cells: np.ndarray,
-                   ray_low: np.ndarray, n_angles: int) -> Widening:
-    """Apply the E5 rule (docs/claims.md, E5) to measured widths; toy and real alike.
-
-    Parameters
-    ----------
-    cfg : Config
-        Holds the RULE_FIELDS (``low_loss`` only for the rule's text).
-    radii : ndarray, shape (R,)
-        Increasing, > 0.
-    widths : ndarray, shape (S, R)
-        Arc width of the low-loss arc around the optimum's ray, per section and radius.
-    cells : ndarray of int, shape (S, R)
-        The arcs in grid angles.
-    ray_low : ndarray of bool, shape (R,)
-        Whether the optimum's ray is low-loss at each radius.
-    n_angles : int
-
-    Returns
-    -------
-    Widening
-        metrics: ``elasticity`` and ``rank_corr`` (onset-robust, judged),
-        ``elasticity_all`` (on all judged radii, the innermost included),
-        ``min_section_elasticity``, ``judged_radii``, ``judged_r_min``, ``judged_r_max``,
-        ``r2``, ``slope`` and ``intercept`` of a straight line (reported, not judged).
-    """
-    radii = np.asarray(radii, dtype=np.float64)
-    widths = np.atleast_2d(np.asarray(widths, dtype=np.float64))
-    judged = judged_mask(cells, ray_low, n_angles, cfg.min_arc_cells)
-    n = int(judged.sum())
-    nan = math.nan
-    m = {"elasticity": nan, "rank_corr": nan, "judged_radii": float(n), "r2": nan,
-         "slope": nan, "intercept": nan, "elasticity_all": nan,
-         "min_section_elasticity": nan, "judged_r_min": nan, "judged_r_max": nan}
-    rule = widening_rule_text(cfg)
-    if n < cfg.min_judged_radii:
-        n_ray = int(np.asarray(ray_low, dtype=bool).sum())
-        evidence = (f"only {n} of {radii.size} radii are judged (need "
-                    f"{cfg.min_judged_radii}): the optimum's ray is low-loss at {n_ray} "
-                    f"radii, and the arc around it is resolved (>= {cfg.min_arc_cells} grid "
-                    f"angles, not the whole circle) in every section at {n} of them, so no "
-                    f"widening of a low-loss set can be measured.")
-        return Widening(Verdict(False, rule, evidence), m, judged)
-    r, w = radii[judged], widths[:, judged].mean(axis=0)
-    m["elasticity"] = onset_robust(log_slope, r, w)
-    m["rank_corr"] = onset_robust(rank_corr, r, w)
-    m["elasticity_all"] = log_slope(r, w)
-    m["min_section_elasticity"] = min(log_slope(r, row) for row in widths[:, judged])
-    m["slope"], m["intercept"], m["r2"] = line_fit(r, w)
-    m["judged_r_min"], m["judged_r_max"] = float(r[0]), float(r[-1])
-    holds = bool(m["elasticity"] >= cfg.min_elasticity
-                 and m["rank_corr"] >= cfg.min_rank_corr)
-    shape = ("widens" if holds else "does not widen enough"
-             if m["elasticity"] < cfg.min_elasticity else "is not monotone")
-    evidence = (f"on {n} of {radii.size} judged radii (r = {r[0]:.3g} .. {r[-1]:.3g}) the mean "
-                f"width over {widths.shape[0]} sections {shape}: {w[0]:.3g} -> {w[-1]:.3g}, "
-                f"elasticity {m['elasticity']:.3f} (need >= {cfg.min_elasticity:g}; "
-                f"{m['elasticity_all']:.3f} with the innermost radius), Spearman rho "
-                f"{m['rank_corr']:.3f} (need >= {cfg.min_rank_corr:g}); per section the "
-                f"smallest elasticity is {m['min_section_elasticity']:.3f}; a straight line "
-                f"has R^2 = {m['r2']:.3f} (reported, not judged).")
-    return Widening(Verdict(holds, rule, evidence), m, judged)
-
-
 def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None
         ) -> Result:
     cfg = config or Config()
@@ -402,8 +208,8 @@ def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = N
         with timer("sections"):
             optimum = geometry.intersection_point(spec, [k], cfg.optimum_radius,
                                                   rngs["optima"])
-            e1, e2 = paths.random_plane(cfg.dim, rngs["planes"], containing=optimum)
-            sec = paths.radial_section(spec, np.zeros(cfg.dim), e1, e2, radii, angles)
+            e1, e2 = sections.random_plane(cfg.dim, rngs["planes"], containing=optimum)
+            sec = sections.radial_section(spec, np.zeros(cfg.dim), e1, e2, radii, angles)
         if first_loss is None:
             first_loss = sec.loss
         low = sec.loss <= cfg.low_loss
@@ -461,33 +267,3 @@ def plot(result: Result, fig) -> None:
     ax2.set_title("Width against the radius")
 
 
-def plot_widths(ax, radii: np.ndarray, widths: np.ndarray, mean_width: np.ndarray,
-                judged: np.ndarray, metrics: dict) -> None:
-    """Per-section widths (grey), the mean (filled where judged), log-log axes.
-
-    Parameters
-    ----------
-    radii : ndarray, shape (R,)
-    widths : ndarray, shape (S, R)
-    mean_width : ndarray, shape (R,)
-    judged : ndarray of bool, shape (R,)
-    metrics : dict
-        ``elasticity`` and ``rank_corr`` for the legend.
-    """
-    for row in widths:
-        pos = row > 0
-        ax.plot(radii[pos], row[pos], color="0.75", lw=0.8)
-    pos = mean_width > 0
-    ax.plot(radii[pos & ~judged], mean_width[pos & ~judged], "o", ms=3, mfc="none",
-            color="C0", label="mean (not judged: ray not low-loss or arc unresolved)")
-    label = "mean over sections (judged)"
-    if np.isfinite(metrics.get("elasticity", math.nan)):
-        label += (f": elasticity {metrics['elasticity']:.2f}, "
-                  f"rho {metrics['rank_corr']:.2f}")
-    ax.plot(radii[judged], mean_width[judged], "o", ms=3, color="C0", label=label)
-    if pos.any():
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-    ax.set_xlabel("radius r")
-    ax.set_ylabel("arc width of the low-loss arc")
-    ax.legend(fontsize="x-small", loc="upper left")

@@ -35,16 +35,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from .. import descent, geometry
 from .._checks import choice, int_at_least, real_in
+from ..analysis import SNAPSHOT_SOURCES, gather_sets, set_runs, swa_excess
+from ..experiment_kit import Progress, Timer, report
 from ..results import Result, Verdict, make_result
 from ..seeding import SeedLike, streams
-from ..spec import LandscapeSpec, random_landscape
-from ._common import Progress, Timer, check_landscape_fields, report
+from ..spec import random_landscape
+from ._depth import WedgeDepth as WedgeDepth
+from ._depth import wedge_depth
+from ._landscape import LandscapeParams
 
 ID = "E6"
 TITLE = "Weight averaging within and across wedges"
@@ -55,9 +58,6 @@ CLAIM = ("Weight averaging (SWA) works only when the averaged solutions stay in 
 CONTROL = ("Each averaged set takes its consecutive snapshots from different independent "
            "runs, as if the optimiser hopped between wedges: the average mixes optima of "
            "several wedges and leaves them all, so the SWA part of the rule must fail.")
-#: Where an averaged set's snapshots come from: one run (the claim) or a different run for
-#: each consecutive snapshot (the control).
-SNAPSHOT_SOURCES = ("one_run", "hopping")
 #: The fields of the rule; :func:`control_config` never changes them.
 RULE_FIELDS = ("low_loss_fraction", "swa_tolerance")
 #: Aggregated over replicates; the first is the judged SWA statistic.
@@ -66,7 +66,7 @@ KEY_METRICS = ("swa_excess_max", "min_depth_gain", "cross_loss_rel", "snapshot_l
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(LandscapeParams):
     dim: int = 2000  # D
     n_wedges: int = 6  # K
     n_short: int = 200  # s per wedge
@@ -84,7 +84,7 @@ class Config:
     snapshot_source: str = "one_run"  # "one_run" (claim) | "hopping" (control)
 
     def __post_init__(self) -> None:
-        check_landscape_fields(self)
+        self.check_landscape()
         int_at_least("n_runs", self.n_runs, 2)
         for name in ("burn_in", "snapshot_every"):
             int_at_least(name, getattr(self, name), 1)
@@ -103,108 +103,6 @@ def control_config(config: Config) -> Config:
     """The negative control of ``config``: consecutive snapshots of each averaged set come
     from different runs (``snapshot_source="hopping"``); nothing else changes."""
     return dataclasses.replace(config, snapshot_source="hopping")
-
-
-def set_runs(n_runs: int, n_snapshots: int, source: str) -> np.ndarray:
-    """Which run gives snapshot j of averaged set i.
-
-    Parameters
-    ----------
-    n_runs, n_snapshots : int
-        Runs (= sets) and snapshots per run.
-    source : {"one_run", "hopping"}
-        ``"one_run"``: set i is run i's snapshots; ``"hopping"``: snapshot j of set i is
-        run (i + j) mod n_runs's snapshot j.
-
-    Returns
-    -------
-    ndarray of int64, shape (n_runs, n_snapshots)
-    """
-    choice("source", source, SNAPSHOT_SOURCES)
-    i = np.arange(n_runs)[:, None]
-    j = np.arange(n_snapshots)[None, :]
-    if source == "one_run":
-        return np.broadcast_to(i, (n_runs, n_snapshots)).astype(np.int64)
-    return ((i + j) % n_runs).astype(np.int64)
-
-
-def gather_sets(per_run: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """Values of the snapshots of each averaged set.
-
-    Parameters
-    ----------
-    per_run : ndarray, shape (n_runs, S, ...)
-        A value of every snapshot of every run (a loss, a depth, or the point itself).
-    runs : ndarray of int, shape (n_sets, S)
-        :func:`set_runs`.
-
-    Returns
-    -------
-    ndarray, shape (n_sets, S, ...)
-        Entry [i, j] is ``per_run[runs[i, j], j]``.
-    """
-    runs = np.asarray(runs)
-    return np.asarray(per_run)[runs, np.arange(runs.shape[1])[None, :]]
-
-
-def swa_excess(average_loss: np.ndarray, member_loss: np.ndarray, scale: float
-               ) -> np.ndarray:
-    """[L(average_i) - mean_j L(snapshot_ij)] / scale for every averaged set i.
-
-    Parameters
-    ----------
-    average_loss : ndarray, shape (n_sets,)
-    member_loss : ndarray, shape (n_sets, S)
-    scale : float
-        L0, > 0.
-
-    Returns
-    -------
-    ndarray, shape (n_sets,)
-        <= 0 where the average is no worse than its snapshots.
-    """
-    return (np.asarray(average_loss, dtype=np.float64)
-            - np.asarray(member_loss, dtype=np.float64).mean(axis=1)) / float(scale)
-
-
-class WedgeDepth(NamedTuple):
-    """Where points sit in their arg-min wedge (shapes for B points)."""
-
-    argmin: np.ndarray  #: (B,) int64 arg-min wedge
-    loss: np.ndarray  #: (B,) float64 landscape loss
-    width: np.ndarray  #: (B,) w = eps0 + eps1 r of the arg-min wedge
-    radius: np.ndarray  #: (B,) long radius r in the arg-min wedge
-    depth: np.ndarray  #: (B,) min_j (w - |u_j|): > 0 inside, < 0 outside
-
-
-def wedge_depth(spec: LandscapeSpec, X) -> WedgeDepth:
-    """Depth of each point inside its arg-min wedge, exactly from the spec.
-
-    Parameters
-    ----------
-    spec : LandscapeSpec
-    X : array, shape (B, D)
-
-    Returns
-    -------
-    WedgeDepth
-    """
-    Xb, _ = geometry.as_batch(spec, X)
-    Xb = Xb.astype(np.float64, copy=False)
-    ev = geometry.evaluate(spec, Xb, grad=False)
-    B = Xb.shape[0]
-    width, radius, depth = np.zeros(B), np.zeros(B), np.zeros(B)
-    for k in np.unique(ev.argmin):
-        rows = np.flatnonzero(ev.argmin == k)
-        w = spec.wedges[int(k)]
-        Y = Xb[rows] - w.anchor_or_origin()
-        U = Y[:, w.short_axes] if w.kind == "axis" else Y @ w.short_frame
-        r = np.sqrt(np.maximum(np.einsum("bd,bd->b", Y, Y) - np.einsum("bs,bs->b", U, U),
-                               0.0))
-        width[rows] = w.eps0 + w.eps1 * r
-        radius[rows] = r
-        depth[rows] = width[rows] - np.abs(U).max(axis=1)
-    return WedgeDepth(ev.argmin.astype(np.int64), ev.loss, width, radius, depth)
 
 
 def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None

@@ -27,7 +27,8 @@ sphere of radius ``radius``) with the same noise draws (common random numbers) f
   :func:`landsim.geometry.hvp` (reported, not judged);
 - the local width eps0 + eps1 r of the arg-min wedge and the landscape loss (reported).
 
-Rule (:func:`rule_metrics`, :func:`judge`, shared with the real E7): over the pooled
+Rule (:func:`landsim.claim_rules.rule_metrics` and :func:`~landsim.claim_rules.judge_curvature`,
+here ``judge``, shared with the real E7): over the pooled
 setting means of all three sweeps, |Spearman(r, c)| >= ``min_pooled_rank_corr``; the
 knob-offset share F (the variance of log c explained by a per-knob offset beyond one
 quadratic curve of log c in log r, :func:`knob_offset_share`) <= ``max_knob_offset_share``;
@@ -42,19 +43,25 @@ fail.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import geometry
 from .._checks import int_at_least, real_in
+from ..analysis import knob_offset_share as knob_offset_share
+from ..analysis import spearman as spearman
+from ..claim_rules import check_curvature_fields as check_rule_fields
+from ..claim_rules import check_sweep, plot_pooled, sweep_metrics
+from ..claim_rules import judge_curvature as judge
+from ..claim_rules import rule_metrics as rule_metrics
 from ..descent import init_at_radius
-from ..results import Result, Verdict, make_result
+from ..experiment_kit import Progress, Timer, report
+from ..results import Result, make_result
 from ..seeding import SeedLike, streams
 from ..spec import random_landscape
-from ._common import Progress, Timer, check_landscape_fields, report
-from .e6_weight_averaging import wedge_depth
+from ._depth import wedge_depth
+from ._landscape import LandscapeParams
 
 ID = "E7"
 TITLE = "Learning rate, noise and L2"
@@ -72,33 +79,8 @@ KEY_METRICS = ("knob_offset_share", "pooled_rank_corr", "curvature_ratio",
                "min_knob_radius_ratio", "same_direction")
 
 
-def check_sweep(name: str, values, low_open: bool, integer: bool = False) -> tuple:
-    """A validated, strictly increasing sweep of at least 3 values, as a tuple."""
-    if not isinstance(values, (tuple, list)) or len(values) < 3:
-        raise ValueError(f"{name} must be a sequence of at least 3 values, got {values!r}")
-    if integer:
-        checked = tuple(int_at_least(f"{name}[{i}]", v, 1) for i, v in enumerate(values))
-    else:
-        checked = tuple(real_in(f"{name}[{i}]", v, 0.0, low_open=low_open)
-                        for i, v in enumerate(values))
-    if any(b <= a for a, b in zip(checked, checked[1:])):
-        raise ValueError(f"{name} must be strictly increasing, got {list(checked)}")
-    return checked
-
-
-def check_rule_fields(cfg) -> None:
-    """Validate the rule's thresholds (shared by the toy and real Configs)."""
-    real_in("probe_length", cfg.probe_length, 0.0, low_open=True)
-    int_at_least("n_probe_directions", cfg.n_probe_directions, 1)
-    real_in("min_pooled_rank_corr", cfg.min_pooled_rank_corr, 0.0, 1.0, high_open=False)
-    real_in("max_knob_offset_share", cfg.max_knob_offset_share, 0.0, 1.0, high_open=False)
-    real_in("min_curvature_ratio", cfg.min_curvature_ratio, 1.0)
-    real_in("min_radius_ratio", cfg.min_radius_ratio, 1.0)
-    real_in("min_direction_corr", cfg.min_direction_corr, 0.0, 1.0, high_open=False)
-
-
 @dataclass(frozen=True)
-class Config:
+class Config(LandscapeParams):
     """World (landscape, starts, SGD, sweeps) and rule (thresholds) of toy E7."""
 
     dim: int = 1000  # D
@@ -125,7 +107,7 @@ class Config:
     min_direction_corr: float = 0.5  # reading B (reported): |rho| of a knob with c
 
     def __post_init__(self) -> None:
-        check_landscape_fields(self)
+        self.check_landscape()
         for name in ("n_runs", "steps", "hessian_iters"):
             int_at_least(name, getattr(self, name), 1)
         for name in ("noise_std", "l2"):
@@ -148,157 +130,6 @@ def quick_config() -> Config:
 def control_config(config: Config) -> Config:
     """The negative control: the same world with eps1 = 0 (slabs, not wedges)."""
     return dataclasses.replace(config, eps1=0.0)
-
-
-# --------------------------------------------------------------------- statistics
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); 0 if either is constant.
-
-    Parameters
-    ----------
-    x, y : array_like, shape (n,)
-    """
-    def ranks(a):
-        a = np.asarray(a, dtype=np.float64)
-        order = np.argsort(a, kind="stable")
-        r = np.empty(a.size)
-        r[order] = np.arange(a.size, dtype=np.float64)
-        for v in np.unique(a):  # ties share their mean rank
-            tie = a == v
-            r[tie] = r[tie].mean()
-        return r
-
-    rx, ry = ranks(x), ranks(y)
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    den = float(np.sqrt(np.sum(rx * rx) * np.sum(ry * ry)))
-    return float(np.sum(rx * ry) / den) if den > 0 else 0.0
-
-
-def _rss(design: np.ndarray, y: np.ndarray) -> float:
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    resid = y - design @ coef
-    return float(resid @ resid)
-
-
-def knob_offset_share(log_r: np.ndarray, log_c: np.ndarray,
-                      groups: np.ndarray) -> tuple[float, float]:
-    """How much of log c the knob explains beyond one curve of log r.
-
-    One curve: log c ~ a + b t + q t^2 with t = log r centred and scaled (RSS_pooled).
-    The same curve with a separate offset per group (knob) (RSS_offsets).
-
-    Parameters
-    ----------
-    log_r, log_c : ndarray, shape (n,)
-        Pooled points of all sweeps.
-    groups : ndarray of int, shape (n,)
-        The sweep (knob) of each point.
-
-    Returns
-    -------
-    (share, pooled_r2) : tuple of float
-        share = (RSS_pooled - RSS_offsets) / TSS and pooled_r2 = 1 - RSS_pooled / TSS,
-        with TSS the total sum of squares of log c; both NaN when log c is constant.
-    """
-    log_r = np.asarray(log_r, dtype=np.float64)
-    log_c = np.asarray(log_c, dtype=np.float64)
-    groups = np.asarray(groups)
-    tss = float(np.sum((log_c - log_c.mean()) ** 2))
-    if not np.isfinite(tss) or tss <= 0.0:
-        return float("nan"), float("nan")
-    spread = log_r.std()
-    t = (log_r - log_r.mean()) / (spread if spread > 0 else 1.0)
-    curve = np.column_stack([np.ones_like(t), t, t * t])
-    labels = np.unique(groups)
-    offsets = np.column_stack([curve] + [(groups == g).astype(np.float64)
-                                         for g in labels[1:]])
-    rss_pooled, rss_offsets = _rss(curve, log_c), _rss(offsets, log_c)
-    return (max(rss_pooled - rss_offsets, 0.0) / tss, 1.0 - rss_pooled / tss)
-
-
-def rule_metrics(sweeps: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                 min_direction_corr: float) -> dict[str, float]:
-    """The statistics of the rule from the setting means of every sweep.
-
-    Parameters
-    ----------
-    sweeps : mapping knob -> (values (n_k,), end radius (n_k,), curvature c (n_k,))
-        Setting means, in sweep order.
-    min_direction_corr : float
-        |rho| a knob needs for reading B to count its direction.
-
-    Returns
-    -------
-    dict
-        ``pooled_rank_corr``, ``knob_offset_share``, ``pooled_r2``, ``curvature_ratio``,
-        ``min_knob_radius_ratio``, ``same_direction`` and per knob ``<knob>_rho_curvature``,
-        ``<knob>_rho_radius``, ``<knob>_radius_ratio``, ``<knob>_direction`` (-1, 0, 1).
-    """
-    radius = np.concatenate([np.asarray(s[1], dtype=np.float64) for s in sweeps.values()])
-    curv = np.concatenate([np.asarray(s[2], dtype=np.float64) for s in sweeps.values()])
-    groups = np.concatenate([np.full(len(s[1]), i) for i, s in enumerate(sweeps.values())])
-    m: dict[str, float] = {}
-    positive = bool(np.all(radius > 0) and np.all(curv > 0) and np.all(np.isfinite(curv)))
-    m["pooled_rank_corr"] = spearman(radius, curv)
-    if positive:
-        share, r2 = knob_offset_share(np.log(radius), np.log(curv), groups)
-        m["curvature_ratio"] = float(curv.max() / curv.min())
-    else:  # a non-positive curvature has no log: the one-curve test cannot be passed
-        share, r2 = float("nan"), float("nan")
-        m["curvature_ratio"] = float("nan")
-    m["knob_offset_share"], m["pooled_r2"] = share, r2
-    directions = []
-    ratios = []
-    for knob, (values, r, c) in sweeps.items():
-        r = np.asarray(r, dtype=np.float64)
-        m[f"{knob}_rho_curvature"] = spearman(values, c)
-        m[f"{knob}_rho_radius"] = spearman(values, r)
-        ratio = float(r.max() / r.min()) if np.all(r > 0) else float("nan")
-        m[f"{knob}_radius_ratio"] = ratio
-        ratios.append(ratio)
-        rho = m[f"{knob}_rho_curvature"]
-        direction = int(np.sign(rho)) if abs(rho) >= min_direction_corr else 0
-        m[f"{knob}_direction"] = float(direction)
-        directions.append(direction)
-    m["min_knob_radius_ratio"] = float(min(ratios))
-    m["same_direction"] = float(directions[0] != 0 and len(set(directions)) == 1)
-    return m
-
-
-def judge(cfg, metrics: Mapping[str, float], knobs: Sequence[str]) -> Verdict:
-    """The verdict of reading A from :func:`rule_metrics` (toy and real, both arms).
-
-    Holds iff |pooled_rank_corr| >= cfg.min_pooled_rank_corr, knob_offset_share <=
-    cfg.max_knob_offset_share, curvature_ratio >= cfg.min_curvature_ratio and every
-    knob's radius ratio >= cfg.min_radius_ratio (NaN fails).
-    """
-    m = metrics
-    parts = {
-        "monotone": abs(m["pooled_rank_corr"]) >= cfg.min_pooled_rank_corr,
-        "one curve": bool(m["knob_offset_share"] <= cfg.max_knob_offset_share),
-        "curvature moves": bool(m["curvature_ratio"] >= cfg.min_curvature_ratio),
-        "every knob moves the radius": bool(m["min_knob_radius_ratio"]
-                                            >= cfg.min_radius_ratio),
-    }
-    holds = all(parts.values())
-    failed = [name for name, ok in parts.items() if not ok]
-    words = {1: "raises", -1: "lowers", 0: "has no clear effect on"}
-    per_knob = "; ".join(
-        f"{knob}: radius x{m[f'{knob}_radius_ratio']:.3g} (rho {m[f'{knob}_rho_radius']:+.2f}),"
-        f" {words[int(m[f'{knob}_direction'])]} c (rho {m[f'{knob}_rho_curvature']:+.2f})"
-        for knob in knobs)
-    evidence = (f"pooled Spearman(r, c) = {m['pooled_rank_corr']:+.3f}, knob-offset share "
-                f"F = {m['knob_offset_share']:.3g} (pooled R^2 {m['pooled_r2']:.3g}), c "
-                f"max/min = {m['curvature_ratio']:.3g}, smallest radius max/min = "
-                f"{m['min_knob_radius_ratio']:.3g}; {per_knob}; reading B (same "
-                f"direction): {'yes' if m['same_direction'] else 'no'}; "
-                + ("all parts hold" if holds else "fails: " + ", ".join(failed)) + ".")
-    rule = (f"reading A: over the pooled settings of all three sweeps |Spearman(end radius, "
-            f"curvature c at step {cfg.probe_length:g})| >= {cfg.min_pooled_rank_corr:g}, "
-            f"knob-offset share of log c beyond one quadratic curve in log r <= "
-            f"{cfg.max_knob_offset_share:g}, c max/min >= {cfg.min_curvature_ratio:g}, and "
-            f"every knob moves the mean end radius by max/min >= {cfg.min_radius_ratio:g}")
-    return Verdict(holds=holds, rule=rule, evidence=evidence)
 
 
 # --------------------------------------------------------------------- measurement
@@ -377,31 +208,6 @@ def top_eigenvalue(spec, X: np.ndarray, v0: np.ndarray, iters: int) -> np.ndarra
     return lam
 
 
-def sweep_metrics(series: dict, knobs, min_direction_corr: float) -> dict:
-    """:func:`rule_metrics` of the sweeps in ``series`` plus the top-eigenvalue statistics
-    (reported, not judged): each knob's Spearman rho of value against top eigenvalue and
-    the pooled rho of end radius against top eigenvalue.
-
-    Parameters
-    ----------
-    series : dict
-        ``{knob}_values``, ``{knob}_radius``, ``{knob}_curvature`` and
-        ``{knob}_top_eigenvalue``, each of shape (n_values,), for every knob.
-    knobs : sequence of str
-    min_direction_corr : float
-    """
-    metrics = rule_metrics({k: (series[f"{k}_values"], series[f"{k}_radius"],
-                                series[f"{k}_curvature"]) for k in knobs},
-                           min_direction_corr)
-    for knob in knobs:
-        metrics[f"{knob}_rho_top_eigenvalue"] = spearman(series[f"{knob}_values"],
-                                                         series[f"{knob}_top_eigenvalue"])
-    pooled_r = np.concatenate([series[f"{k}_radius"] for k in knobs])
-    pooled_eig = np.concatenate([series[f"{k}_top_eigenvalue"] for k in knobs])
-    metrics["pooled_rank_corr_top_eigenvalue"] = spearman(pooled_r, pooled_eig)
-    return metrics
-
-
 def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = None) -> Result:
     """Sweep lr, noise_std and l2 alone; judge reading A (see the module docstring)."""
     cfg = config or Config()
@@ -454,22 +260,6 @@ def run(config: Config | None = None, seed: SeedLike = 0, progress: Progress = N
     report(progress, 1.0, "done")
     return make_result(ID, cfg, seed, metrics=metrics, series=series, verdict=verdict,
                        timings=timer.done())
-
-
-def plot_pooled(ax, result: Result, knobs: Sequence[str], labels: Mapping[str, str]) -> None:
-    """The pooled points (end radius, curvature c) of every sweep on log-log axes."""
-    s = result.series
-    for n, knob in enumerate(knobs):
-        ax.plot(s[f"{knob}_radius"], s[f"{knob}_curvature"], "o-", color=f"C{n}", ms=4,
-                label=labels[knob])
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("mean end radius |x|", fontsize="small")
-    ax.set_ylabel("curvature c at fixed step", fontsize="small")
-    m = result.metrics
-    ax.set_title(f"pooled rho = {m['pooled_rank_corr']:+.2f}, F = "
-                 f"{m['knob_offset_share']:.2g}", fontsize="small")
-    ax.legend(fontsize="x-small")
 
 
 def plot(result: Result, fig) -> None:

@@ -1,4 +1,4 @@
-"""Union of per-wedge losses: hard minimum or soft log-sum-exp (MODEL.md section 1)."""
+"""Union of per-wedge losses: hard minimum or soft log-sum-exp (docs/model.md, section 1)."""
 
 from __future__ import annotations
 

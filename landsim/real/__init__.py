@@ -6,7 +6,7 @@ CPU by default and is deterministic for a seed; every ``device`` argument accept
 a flat 1-D tensor of length ``P = FlatModel.n_params``.
 
 Modules (import them directly, e.g. ``from landsim.real import data, flat``)
---------------------------------------------------------------------------
+----------------------------------------------------------------------------
 data
     ``Dataset`` (x_train, y_train, x_test, y_test, n_classes; ``.to``, ``.batches``,
     ``.subset``, ``.flattened``); loaders ``digits`` (default, sklearn's bundled digits),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
+
+from ..seeding import check_seed as _check_seed
 
 __all__ = ["DEVICES", "resolve_device", "torch_generator", "check_seed"]
 
@@ -43,10 +44,9 @@ def resolve_device(device: Any = "cpu") -> torch.device:
 
 
 def check_seed(seed: Any) -> int:
-    """A seed as a non-negative Python int (numpy integers accepted)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer in [0, inf[, got {seed!r}")
-    return int(seed)
+    """A seed as a Python int in [0, 2^63 - 1] (numpy integers accepted): the seed rule
+    :func:`landsim.seeding.check_seed`."""
+    return _check_seed(seed)
 
 
 def torch_generator(seed: Any) -> torch.Generator:

@@ -1,7 +1,7 @@
 """Low-dimensional sections of a real network's loss landscape.
 
-The semantics mirror :func:`landsim.paths.plane_section` and
-:func:`landsim.paths.radial_section`, with a :class:`~landsim.real.flat.FlatModel` and data
+The semantics mirror :func:`landsim.sections.plane_section` and
+:func:`landsim.sections.radial_section`, with a :class:`~landsim.real.flat.FlatModel` and data
 in place of a landscape spec, and accuracy recorded beside the loss.
 
 :func:`random_direction`
@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .. import paths as _paths
+from .. import sections as _sections
 from .._checks import int_at_least, real_in
 from ._device import check_seed, torch_generator
 from .flat import FlatModel
@@ -42,7 +42,6 @@ __all__ = [
 
 #: Points of weight space materialised at once by the sections.
 SECTION_POINTS_PER_CHUNK = 64
-_PARALLEL_TOL = 1e-10
 
 
 def random_direction(fm: FlatModel, seed: int = 0, *, filter_normalise: bool = False,
@@ -95,7 +94,7 @@ def orthonormal_pair(d1: torch.Tensor, d2: torch.Tensor) -> tuple[torch.Tensor, 
 
     Raises ``ValueError`` for a zero vector, or for d2 parallel to d1 (orthogonal part
     below max(1e-10, 100 eps of the input dtype) of |d2|), as
-    :func:`landsim.paths.plane_section`.
+    :func:`landsim.sections.plane_section`.
     """
     a, b = d1.detach().to(torch.float64), d2.detach().to(torch.float64)
     for name, v in (("d1", a), ("d2", b)):
@@ -104,7 +103,7 @@ def orthonormal_pair(d1: torch.Tensor, d2: torch.Tensor) -> tuple[torch.Tensor, 
     e1 = a / a.norm()
     w = b - (e1 @ b) * e1
     w = w - (e1 @ w) * e1
-    tol = max(_PARALLEL_TOL, 100 * torch.finfo(d1.dtype).eps)  # rounding of the inputs
+    tol = max(_sections.PARALLEL_TOL, 100 * torch.finfo(d1.dtype).eps)  # rounding of the inputs
     if w.norm() <= tol * b.norm():
         raise ValueError(f"d2 must not be parallel to d1: its orthogonal part has relative "
                          f"norm {float(w.norm() / b.norm()):.3g}, need > {tol:g}")
@@ -116,7 +115,7 @@ def plane_through(point: torch.Tensor, seed: int = 0, origin: torch.Tensor | Non
     """Orthonormal e1, e2 spanning a random plane through ``origin`` that contains ``point``.
 
     ``e1 = (point - origin) / |point - origin|`` (origin 0 by default), e2 a random unit
-    vector orthogonal to it (:func:`landsim.paths.random_plane` with ``containing``). In
+    vector orthogonal to it (:func:`landsim.sections.random_plane` with ``containing``). In
     the radial section through ``origin`` the point lies at angle 0, radius
     ``|point - origin|``.
 
@@ -127,7 +126,7 @@ def plane_through(point: torch.Tensor, seed: int = 0, origin: torch.Tensor | Non
     """
     p = point.detach().to(torch.float64).cpu()
     o = torch.zeros_like(p) if origin is None else origin.detach().to(torch.float64).cpu()
-    e1, e2 = _paths.random_plane(p.numel(), check_seed(seed), containing=(p - o).numpy())
+    e1, e2 = _sections.random_plane(p.numel(), check_seed(seed), containing=(p - o).numpy())
     return (torch.as_tensor(e1).to(point.device, point.dtype),
             torch.as_tensor(e2).to(point.device, point.dtype))
 
@@ -192,7 +191,7 @@ def plane_section(fm: FlatModel, x: torch.Tensor, y: torch.Tensor, origin: torch
     alpha, beta : array_like, optional
         Explicit grid coordinates (both or neither).
     orthonormalise : bool
-        Gram-Schmidt d1, d2 first (default, as in landsim.paths); pass False to keep
+        Gram-Schmidt d1, d2 first (default, as in landsim.sections); pass False to keep
         filter-normalised directions as they are (both must be non-zero).
     bn_x : Tensor, optional
         Batch-norm networks: recompute statistics at every grid point on these inputs.

@@ -5,7 +5,7 @@ n_params x d projection; only z (d,) is trained.
 
 :func:`make_projection`
     ``"dense"``: orthonormal columns (the draw of
-    :func:`landsim.descent.subspace_projection`, factorised by torch so that it keeps to
+    :func:`landsim.subspace.subspace_projection`, factorised by torch so that it keeps to
     ``torch.set_num_threads``); ``"sparse"``: the very sparse random projection of Li,
     Hastie & Church (2006) as a torch sparse matrix, for networks where a dense P would
     not fit; ``"auto"`` picks dense up to :data:`DENSE_MAX_ENTRIES` entries.
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import descent as _descent
-from .._checks import choice, int_at_least, real_in
+from .. import subspace as _subspace
+from .._checks import as_generator, choice, int_at_least, real_in
 from ..seeding import child, int_seed
 from ._device import check_seed, resolve_device
 from .curves import evaluate_simplex, fit_simplex, make_simplex
@@ -107,16 +107,14 @@ def make_projection(n_params: int, d: int, kind: str = "auto", seed: int = 0, *,
         columns, nearly orthogonal for large n_params.
     """
     n_params = int_at_least("n_params", n_params, 1)
-    d = int_at_least("d", d, 1)
-    if d > n_params:
-        raise ValueError(f"d must be in [1, n_params={n_params}], got {d}")
+    d = _subspace.check_subspace_dim(d, n_params, dim_name="n_params")
     kind = choice("kind", kind, PROJECTION_KINDS)
     if kind == "auto":
         kind = "dense" if n_params * d <= DENSE_MAX_ENTRIES else "sparse"
     if kind == "dense":
         tensor = _orthonormal(n_params, d, check_seed(seed)).to(dtype)
     else:
-        coo = _descent.subspace_projection(n_params, d, kind, check_seed(seed)).tocoo()
+        coo = _subspace.subspace_projection(n_params, d, kind, check_seed(seed)).tocoo()
         idx = torch.as_tensor(np.stack([coo.row, coo.col]).astype(np.int64))
         tensor = torch.sparse_coo_tensor(idx, torch.as_tensor(coo.data, dtype=dtype),
                                          (n_params, d), check_invariants=True).coalesce()
@@ -124,16 +122,18 @@ def make_projection(n_params: int, d: int, kind: str = "auto", seed: int = 0, *,
 
 
 def _orthonormal(n_params: int, d: int, seed: int) -> torch.Tensor:
-    """:func:`landsim.descent.subspace_projection`'s dense draw (float64), its QR done by
+    """:func:`landsim.subspace.subspace_projection`'s dense draw (float64), its QR done by
     torch.
 
-    The Gaussian matrix is the same numpy draw; the factorisation runs in torch, which
+    The Gaussian matrix is the same numpy draw (:func:`landsim.subspace.gaussian_draw`,
+    with the sign convention of :func:`landsim.subspace.orthonormal_frame`); the
+    factorisation runs in torch, which
     keeps to ``torch.set_num_threads``: numpy's QR runs in OpenBLAS's own thread pool,
     which on a busy machine made it 10-60 times slower than one thread (a 3630 x 2000
     QR: 26 s against 2.3 s on 2 cores). Q with diag(R) > 0 is unique, so the result
     equals numpy's up to rounding.
     """
-    gauss = torch.from_numpy(np.random.default_rng(seed).standard_normal((n_params, d)))
+    gauss = torch.from_numpy(_subspace.gaussian_draw(n_params, d, as_generator(seed)))
     q, r = torch.linalg.qr(gauss)
     return q * torch.where(torch.diagonal(r) < 0, -1.0, 1.0).to(q.dtype)
 

@@ -34,18 +34,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import numba
 import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from landsim_wire.v1 import jobs_pb2
 
 from landsim import geometry
 from landsim.spec import random_landscape
-from landsim.v1 import jobs_pb2
+from landsim.threads import max_kernel_threads, set_kernel_threads
 
-from .job_service import JobRuntime, add_job_service
-from .landscape_service import SERVICE_NAME, ServiceLimits, add_landscape_service
+from .job_runtime import JobRuntime
+from .job_service import add_job_service
+from .landscape_service import SERVICE_NAME, add_landscape_service
 from .landscape_store import LandscapeStore
+from .service_limits import ServiceLimits
 
 __all__ = ["ServerOptions", "RunningServer", "BearerTokenInterceptor", "start_server",
            "serve", "warm_kernels", "TOKEN_ENV", "JOB_SERVICE_NAME"]
@@ -130,7 +132,7 @@ class ServerOptions:
         integer("max_points", 1)
         integer("max_concurrent_calls", 1)
         integer("compute_threads", 0, 1024)
-        integer("kernel_threads", 1, numba.config.NUMBA_NUM_THREADS)
+        integer("kernel_threads", 1, max_kernel_threads())
         if not isinstance(self.torch_worker, bool):
             raise ValueError(f"torch_worker must be a bool, got {self.torch_worker!r}")
         if self.token is not None and (not isinstance(self.token, str) or not self.token):
@@ -319,7 +321,7 @@ async def start_server(options: ServerOptions) -> RunningServer:
     store = LandscapeStore(options.data_dir)
     executor = ThreadPoolExecutor(options.compute_threads or os.cpu_count() or 1,
                                   thread_name_prefix="landsim-compute",
-                                  initializer=numba.set_num_threads,
+                                  initializer=set_kernel_threads,
                                   initargs=(options.kernel_threads,))
     add_landscape_service(server, store, executor, options.limits())
     jobs = _add_job_service(server, options)

@@ -13,6 +13,11 @@ statuses with the standard rich details (``google.rpc.Status`` in the
   field) and ``ErrorInfo`` (metadata ``field``, ``limit``, ``got``);
 - :class:`DataLoss` -> DATA_LOSS with ``ResourceInfo``.
 
+The wire codec's own errors (:class:`landsim_wire.errors.WireError`, a malformed array,
+and :class:`~landsim_wire.errors.WireLimitError`, one over a cap) become
+:class:`InvalidArgument` and :class:`ResourceExhausted` (:func:`from_wire_error`,
+:func:`wire_errors`).
+
 Any other exception escaping a servicer is logged and becomes INTERNAL with a generic
 message (no traceback goes over the wire).
 """
@@ -30,10 +35,11 @@ import grpc.aio
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from landsim_wire.errors import WireError, WireLimitError
 
 __all__ = [
     "ServiceError", "InvalidArgument", "NotFound", "ResourceExhausted", "DataLoss",
-    "ERROR_DOMAIN", "grpc_errors", "invalid_argument_from",
+    "ERROR_DOMAIN", "grpc_errors", "invalid_argument_from", "from_wire_error", "wire_errors",
 ]
 
 #: ``ErrorInfo.domain`` of every error the service sends.
@@ -87,9 +93,10 @@ class InvalidArgument(ServiceError):
     def __init__(self, field: str, description: str) -> None:
         if len(description) > self.MAX_DESCRIPTION:
             description = description[:self.MAX_DESCRIPTION] + " ... (cut)"
-        # Most descriptions already open with the field's name ("seed must be ..."); the
-        # message names the field once either way.
-        named = description.startswith(field.split(".")[-1].split("[")[0])
+        # Many descriptions already open with the field's path ("seed must be ..."); the
+        # message opens with the whole path either way (a library message names only the
+        # argument: "n_short must be ..." for random.n_short[1] gets the path in front).
+        named = description.startswith(field)
         super().__init__(description if named else f"{field}: {description}")
         self.field = field
         self.description = description
@@ -187,7 +194,27 @@ def invalid_argument_from(field: str) -> Iterator[None]:
         raise InvalidArgument(field, str(exc)) from exc
 
 
+def from_wire_error(exc: WireError) -> ServiceError:
+    """The domain error for a wire codec error: :class:`ResourceExhausted` for a size over
+    a cap, else :class:`InvalidArgument` (same field, same description)."""
+    if isinstance(exc, WireLimitError):
+        return ResourceExhausted(exc.field, exc.limit, exc.got, exc.detail)
+    return InvalidArgument(exc.field, exc.description)
+
+
+@contextlib.contextmanager
+def wire_errors() -> Iterator[None]:
+    """Turn a :class:`~landsim_wire.errors.WireError` raised inside the block into its
+    domain error (:func:`from_wire_error`); other exceptions pass unchanged."""
+    try:
+        yield
+    except WireError as exc:
+        raise from_wire_error(exc) from exc
+
+
 async def _abort(context: grpc.aio.ServicerContext, exc: Exception, name: str) -> None:
+    if isinstance(exc, WireError):
+        exc = from_wire_error(exc)
     if isinstance(exc, ServiceError):
         await context.abort_with_status(exc.to_status())
     _log.exception("unexpected error in %s", name, exc_info=exc)

@@ -3,10 +3,11 @@
 A job names a kind ("toy" or "real"), an experiment id, a JSON object of overrides of
 the experiment's ``Config``, a root seed, a replicate index and an arm ("claim" or
 "control"): exactly a :class:`landsim.units.Unit`, which the worker builds and runs with
-:func:`landsim.units.run_unit`. :func:`resolve` finds the experiment module through the
-registry of the kind (``landsim.experiments`` or ``landsim.real.experiments``, both with
-``get(id)``), and :func:`build_config` applies the overrides to the default or quick
-config, so the server (at creation) and the worker (at run time) build the same config.
+:func:`landsim.units.run_unit`. :func:`resolve` finds the experiment module with
+:func:`landsim.units.experiment_module` (the registry of each kind is
+:data:`landsim.units.REGISTRIES`), and :func:`build_config` applies the overrides to the
+default or quick config, so the server (at creation) and the worker (at run time) build
+the same config.
 
 The server process never imports torch: it resolves toy jobs only and checks that the
 real registry is installed with :func:`real_available`, which looks at files without
@@ -24,16 +25,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from landsim.results import ARMS  # "claim" (config itself), "control" (its control)
+# ARMS: "claim" (config itself), "control" (its control); KINDS: "toy", "real"
+from landsim.results import ARMS, KINDS
+from landsim.units import REGISTRIES, experiment_module
 
 __all__ = ["KINDS", "ARMS", "REPLICATE_MAX", "JobSpec", "KindUnavailable", "resolve",
            "real_available", "build_config", "config_dict", "parse_overrides",
            "canonical_json"]
 
-KINDS = ("toy", "real")
 #: Largest replicate index a job may run (a reproduction runs a handful per claim).
 REPLICATE_MAX = 9999
-REGISTRIES = {"toy": "landsim.experiments", "real": "landsim.real.experiments"}
 MAX_CONFIG_JSON_BYTES = 64 * 1024  # largest config JSON accepted from a client
 SEED_MAX = 2**63 - 1  # seeds are stored as SQLite integers (signed 64-bit)
 
@@ -133,11 +134,12 @@ def real_available() -> str | None:
     Nothing is imported: ``landsim/real/experiments`` is looked for on disk and torch with
     :func:`importlib.util.find_spec` on the top-level name only.
     """
-    landsim_spec = importlib.util.find_spec("landsim")
-    roots = [Path(p) for p in (landsim_spec.submodule_search_locations or [])]
-    if not any((root / "real" / "experiments.py").is_file()
-               or (root / "real" / "experiments" / "__init__.py").is_file() for root in roots):
-        return "the registry landsim.real.experiments is not installed"
+    top, *inner = REGISTRIES["real"].split(".")
+    top_spec = importlib.util.find_spec(top)
+    roots = [Path(p).joinpath(*inner) for p in (top_spec.submodule_search_locations or [])]
+    if not any(root.with_suffix(".py").is_file() or (root / "__init__.py").is_file()
+               for root in roots):
+        return f"the registry {REGISTRIES['real']} is not installed"
     if importlib.util.find_spec("torch") is None:
         return "torch is not installed"
     return None
@@ -155,13 +157,13 @@ def resolve(kind: str, experiment_id: str) -> ModuleType:
     """
     if kind not in REGISTRIES:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    try:
-        registry = importlib.import_module(REGISTRIES[kind])
+    try:  # import the registry first, so that a missing one is told from a bad id
+        importlib.import_module(REGISTRIES[kind])
     except Exception as exc:  # ImportError, or torch failing to load
         raise KindUnavailable(f"kind {kind} is not available: {type(exc).__name__}: "
                               f"{exc}") from exc
     try:
-        return registry.get(experiment_id)
+        return experiment_module(experiment_id, kind)
     except ValueError as exc:
         raise ValueError(f"experiment_id: {exc}") from exc
 

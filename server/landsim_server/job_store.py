@@ -16,15 +16,13 @@ times. Cancelling a job makes it CANCELLED at once; its worker sees that at its 
 renewal and stops. Everything is in the database and the result files, so a restarted
 server loses nothing.
 
-Migrations. Opening a store brings an older database up to date in place, in one
-``BEGIN IMMEDIATE`` transaction, by adding the columns it lacks (:data:`_ADDED_COLUMNS`)
-with defaults that give stored rows their old meaning: jobs stored before replicates and
-arms existed read as replicate 0 of the claim arm. Nothing stored is rewritten or lost.
+Opening a store brings an older database up to date in place
+(:func:`landsim_server.job_schema.migrate`). Records, events, page tokens and errors are
+:mod:`landsim_server.job_records`.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import shutil
@@ -34,209 +32,30 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from landsim.results import Result, load_result, save_result
 
 from . import db
 from .job_config import JobSpec
+from .job_records import (
+    FINAL_STATES,
+    STATES,
+    JobEvent,
+    JobNotFound,
+    JobRecord,
+    JobStateError,
+    RequestConflict,
+    ResultCorrupt,
+    decode_page_token,
+    encode_page_token,
+    record_from_row,
+)
+from .job_schema import JOB_COLUMNS, migrate, open_tables
 
 __all__ = ["STATES", "FINAL_STATES", "JobRecord", "JobEvent", "JobStore", "JobNotFound",
            "RequestConflict", "JobStateError", "ResultCorrupt", "encode_page_token",
            "decode_page_token", "migrate"]
-
-STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
-FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    request_id TEXT UNIQUE,
-    fingerprint TEXT NOT NULL,
-    experiment TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    config TEXT NOT NULL,
-    quick INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    progress REAL NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT '',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL,
-    lease_owner TEXT,
-    lease_expires REAL,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    replicate INTEGER NOT NULL DEFAULT 0,
-    arm TEXT NOT NULL DEFAULT 'claim'
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
-CREATE TABLE IF NOT EXISTS job_events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-    state TEXT NOT NULL,
-    progress REAL NOT NULL,
-    message TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    error TEXT NOT NULL,
-    time REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, seq);
-CREATE TABLE IF NOT EXISTS job_results (
-    job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
-    metrics TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    json_path TEXT NOT NULL,
-    json_sha256 TEXT NOT NULL,
-    npz_path TEXT NOT NULL,
-    npz_sha256 TEXT NOT NULL,
-    created REAL NOT NULL
-);
-"""
-
-#: Columns of ``jobs`` added after its first version, as (name, definition), in order; a
-#: database that lacks one gets it, with its default, when a store opens it.
-_ADDED_COLUMNS = (
-    ("replicate", "INTEGER NOT NULL DEFAULT 0"),
-    ("arm", "TEXT NOT NULL DEFAULT 'claim'"),
-)
-
-
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Add the columns of :data:`_ADDED_COLUMNS` that ``jobs`` lacks; returns their names.
-
-    Runs in one ``BEGIN IMMEDIATE`` transaction, so processes opening the same database at
-    once (the server and its workers) add each column exactly once.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        have = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
-        added = [name for name, _ in _ADDED_COLUMNS if name not in have]
-        for name, definition in _ADDED_COLUMNS:
-            if name in added:
-                conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return added
-
-
-class JobNotFound(KeyError):
-    """No job with this id."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class RequestConflict(ValueError):
-    """A request_id reused with a different request body."""
-
-
-class JobStateError(ValueError):
-    """The operation does not apply to the job in its current state."""
-
-
-class ResultCorrupt(OSError):
-    """A stored result file is missing or fails its checksum."""
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One row of ``jobs``; times are Unix seconds (None when not reached)."""
-
-    seq: int
-    id: str
-    request_id: str | None
-    experiment: str
-    kind: str
-    config: dict
-    quick: bool
-    seed: int
-    state: str
-    progress: float
-    message: str
-    attempts: int
-    max_attempts: int
-    lease_owner: str | None
-    lease_expires: float | None
-    cancel_requested: bool
-    error: str
-    created: float
-    started: float | None
-    finished: float | None
-    replicate: int = 0
-    arm: str = "claim"
-
-    @property
-    def spec(self) -> JobSpec:
-        """What the job runs."""
-        return JobSpec(experiment=self.experiment, kind=self.kind, config=self.config,
-                       quick=self.quick, seed=self.seed, max_attempts=self.max_attempts,
-                       replicate=self.replicate, arm=self.arm)
-
-    @property
-    def final(self) -> bool:
-        """SUCCEEDED, FAILED or CANCELLED."""
-        return self.state in FINAL_STATES
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """One row of ``job_events``: the job's mutable fields right after a change."""
-
-    seq: int
-    job_id: str
-    state: str
-    progress: float
-    message: str
-    attempts: int
-    error: str
-    time: float
-
-
-_JOB_COLUMNS = ("seq, id, request_id, experiment, kind, config, quick, seed, state, progress, "
-                "message, attempts, max_attempts, lease_owner, lease_expires, "
-                "cancel_requested, error, created, started, finished, replicate, arm")
-
-
-def _record(row: tuple) -> JobRecord:
-    (seq, id_, request_id, experiment, kind, config, quick, seed, state, progress, message,
-     attempts, max_attempts, lease_owner, lease_expires, cancel, error, created, started,
-     finished, replicate, arm) = row
-    return JobRecord(seq, id_, request_id, experiment, kind, json.loads(config), bool(quick),
-                     seed, state, progress, message, attempts, max_attempts, lease_owner,
-                     lease_expires, bool(cancel), error, created, started, finished,
-                     int(replicate), arm)
-
-
-def encode_page_token(after_seq: int, states: Sequence[str]) -> str:
-    """Opaque ListJobs token: the last seq of the page and the filter it belongs to."""
-    raw = json.dumps({"after": int(after_seq), "states": sorted(states)})
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def decode_page_token(token: str, states: Sequence[str]) -> int:
-    """The seq after which the next page starts; ValueError for a bad or foreign token."""
-    if not token:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        after = data["after"]
-        token_states = data["states"]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"page_token is not a token of ListJobs, got {token[:40]!r}") from exc
-    if not isinstance(after, int) or after < 0:
-        raise ValueError(f"page_token is not a token of ListJobs, got {token[:40]!r}")
-    if token_states != sorted(states):
-        raise ValueError("page_token belongs to a different states filter "
-                         f"({token_states}); ask again from the first page")
-    return after
 
 
 def _sha256(path: Path) -> str:
@@ -265,8 +84,7 @@ class JobStore:
         self._conn = db.connect(self.data_dir)
         self._lock = threading.Lock()
         with self._lock:
-            self._conn.executescript(_SCHEMA)
-            migrate(self._conn)
+            open_tables(self._conn)
 
     def close(self) -> None:
         """Close the connection."""
@@ -286,10 +104,10 @@ class JobStore:
             self._conn.execute("COMMIT")
 
     def _get(self, c: sqlite3.Connection, job_id: str) -> JobRecord:
-        row = c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = c.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobNotFound(f"no job with id {job_id!r}")
-        return _record(row)
+        return record_from_row(row)
 
     @staticmethod
     def _event(c: sqlite3.Connection, job_id: str, now: float) -> None:
@@ -310,14 +128,14 @@ class JobStore:
         now = time.time()
         with self._transaction() as c:
             if request_id:
-                row = c.execute(f"SELECT {_JOB_COLUMNS}, fingerprint FROM jobs WHERE "
+                row = c.execute(f"SELECT {JOB_COLUMNS}, fingerprint FROM jobs WHERE "
                                 "request_id = ?", (request_id,)).fetchone()
                 if row is not None:
                     if row[-1] != fingerprint:
                         raise RequestConflict(
                             f"request_id {request_id!r} was already used for job {row[1]} "
                             "with a different request body")
-                    return _record(row[:-1]), False
+                    return record_from_row(row[:-1]), False
             job_id = uuid.uuid4().hex
             c.execute("INSERT INTO jobs (id, request_id, fingerprint, experiment, kind, config, "
                       "quick, seed, replicate, arm, state, message, max_attempts, created) "
@@ -340,7 +158,7 @@ class JobStore:
         for s in states:
             if s not in STATES:
                 raise ValueError(f"state must be one of {STATES}, got {s!r}")
-        sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE seq > ?"
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE seq > ?"
         args: list = [after_seq]
         if states:
             sql += f" AND state IN ({', '.join('?' * len(states))})"
@@ -349,7 +167,7 @@ class JobStore:
         args.append(page_size + 1)
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
-        jobs = [_record(r) for r in rows[:page_size]]
+        jobs = [record_from_row(r) for r in rows[:page_size]]
         more = len(rows) > page_size
         return jobs, (jobs[-1].seq if more and jobs else None)
 

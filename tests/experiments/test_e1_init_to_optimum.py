@@ -138,8 +138,8 @@ def test_round_trip(arms, tmp_path):
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(n_short=5000),
-     r"n_short must be in \[1, dim - 1 = 3999\] "
-     r"\(the wedge needs a long direction\), got 5000"),
+     r"n_short must be an integer in \[1, dim - 1 = 3999\] "
+     r"\(a wedge needs at least one long direction\), got 5000"),
     (dict(radius=0.0), r"radius must be in \]0, inf\[, got 0.0"),
     (dict(line_points=2), "line_points must be an integer >= 3, got 2"),
     (dict(rise_tolerance=-1.0), r"rise_tolerance must be in \[0, inf\[, got -1.0"),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from claim_arms import assert_rule_discriminates, run_arms
 
-from landsim import descent
+from landsim import subspace
 from landsim.experiments import get
 from landsim.results import load_result, save_result
 from landsim.seeding import replicate_sequence
@@ -206,7 +206,7 @@ def test_dimension_grid():
 def test_step_size_matches_the_largest_curvature():
     # 2 P_S^T P_S along z: its top eigenvalue is ~ 2 (sqrt d + sqrt s)^2 / D
     dim, s, d = 1000, 100, 200
-    P = descent.subspace_projection(dim, d, "dense", seed=3)
+    P = subspace.subspace_projection(dim, d, "dense", seed=3)
     top = 2 * np.linalg.eigvalsh(P[:s].T @ P[:s]).max()
     lr = E2.step_size(dim, s, d, 0.5)
     assert 0.8 < lr * top < 1.2
@@ -229,7 +229,8 @@ def test_round_trip(arms, tmp_path):
     (dict(dim=1), "dim must be an integer >= 2, got 1"),
     (dict(n_short=(100,)), r"n_short must be a tuple of at least 2 values, got \(100,\)"),
     (dict(n_short=(100, 50)), r"n_short must be strictly increasing, got \(100, 50\)"),
-    (dict(n_short=(50, 1000)), r"n_short must be in \[1, dim - 1 = 999\].*got 1000"),
+    (dict(n_short=(50, 1000)),
+     r"n_short\[1\] must be an integer in \[1, dim - 1 = 999\].*got 1000"),
     (dict(eps1=-0.1), r"eps1 must be in \[0, inf\[, got -0.1"),
     (dict(radius=0.0), r"radius must be in \]0, inf\[, got 0.0"),
     (dict(control_escape_multiple=0.0), r"control_escape_multiple must be in \]0, inf\["),

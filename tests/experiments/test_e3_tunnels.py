@@ -218,8 +218,8 @@ def test_round_trip(quick_result, tmp_path):
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(n_short=5000),
-     r"n_short must be in \[1, dim - 1 = 3999\] "
-     r"\(the wedge needs a long direction\), got 5000"),
+     r"n_short must be an integer in \[1, dim - 1 = 3999\] "
+     r"\(a wedge needs at least one long direction\), got 5000"),
     (dict(n_wedges=1), "n_wedges must be an integer >= 2, got 1"),
     (dict(n_starts=1), "n_starts must be an integer >= 2, got 1"),
     (dict(train_lr=2.0), r"train_lr must be in \]0, 2\[, got 2.0"),

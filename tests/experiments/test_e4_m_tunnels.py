@@ -246,8 +246,8 @@ def test_round_trip(quick_result, tmp_path):
     (dict(m_max=11), r"m_max must be in \[3, 10\], got 11"),
     (dict(n_wedges=5), "n_wedges must be an integer >= 6, got 5"),
     (dict(n_short=2000),
-     r"n_short must be in \[1, dim - 1 = 799\] "
-     r"\(the wedge needs a long direction\), got 2000"),
+     r"n_short must be an integer in \[1, dim - 1 = 799\] "
+     r"\(a wedge needs at least one long direction\), got 2000"),
     (dict(grid_points=20), "grid_points must be an integer >= 21, got 20"),
     (dict(train_lr=0.0), r"train_lr must be in \]0, 2\[, got 0.0"),
     (dict(threshold_momentum=1.0), r"threshold_momentum must be in \[0, 1\[, got 1.0"),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from claim_arms import assert_rule_discriminates, run_arms
 
-from landsim import geometry, paths
+from landsim import geometry, sections
 from landsim.experiments import get
 from landsim.results import load_result, save_result
 from landsim.seeding import replicate_sequence
@@ -194,7 +194,7 @@ def test_predicted_half_angle_matches_brute_force():
     spec = random_landscape(60, 1, 8, eps0=0.05, eps1=0.1, seed=4)
     k = 0
     opt = geometry.intersection_point(spec, [k], 3.0, seed=1)
-    e1, e2 = paths.random_plane(60, 2, containing=opt)
+    e1, e2 = sections.random_plane(60, 2, containing=opt)
     e2s = e2[spec.wedges[k].short_axes]
     radii = np.array([0.5, 1.0, 4.0])
     theta = E5.predicted_half_angle(radii, 0.05, 0.1, float(np.abs(e2s).max()),
@@ -219,8 +219,8 @@ def test_round_trip(arms, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(n_short=1000), r"n_short must be in \[1, dim - 1 = 999\] \(the wedge needs a long "
-                         r"direction\), got 1000"),
+    (dict(n_short=1000), r"n_short must be an integer in \[1, dim - 1 = 999\] \(a wedge "
+                         r"needs at least one long direction\), got 1000"),
     (dict(n_angles=721), "n_angles must be even"),
     (dict(n_radii=2), "n_radii must be an integer >= 3, got 2"),
     (dict(r_max=0.0), r"r_max must be in \]0, inf\[, got 0.0"),

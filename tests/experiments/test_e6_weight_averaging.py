@@ -208,8 +208,8 @@ def test_round_trip(arms, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(n_short=2000), r"n_short must be in \[1, dim - 1 = 1999\] \(the wedge needs a long "
-                         r"direction\), got 2000"),
+    (dict(n_short=2000), r"n_short must be an integer in \[1, dim - 1 = 1999\] \(a wedge "
+                         r"needs at least one long direction\), got 2000"),
     (dict(n_runs=1), "n_runs must be an integer >= 2, got 1"),
     (dict(n_snapshots=1), "n_snapshots must be an integer >= 2, got 1"),
     (dict(noise_std=0.0), r"noise_std must be in \]0, inf\[, got 0.0"),

@@ -213,7 +213,7 @@ def test_round_trip_and_plot(tiny_result, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(n_short=1000), r"n_short must be in \[1, dim - 1 = 999\]"),
+    (dict(n_short=1000), r"n_short must be an integer in \[1, dim - 1 = 999\]"),
     (dict(lr=0.0), r"lr must be in \]0, inf\[, got 0.0"),
     (dict(l2=-1e-3), r"l2 must be in \[0, inf\[, got -0.001"),
     (dict(lr_values=(0.1, 0.2)), "lr_values must be a sequence of at least 3 values"),

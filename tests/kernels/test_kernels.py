@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from landsim import geometry, reference
 from landsim.kernels import axis as axis_kernels
-from landsim.kernels import axis_gather
+from landsim.kernels import axis_gather, axis_grad, axis_layout
 from landsim.kernels import rotated as rotated_kernels
 from landsim.kernels.packing import chunk_table, pack_axis, pack_rotated
 from landsim.spec import random_landscape
@@ -262,7 +262,7 @@ def test_cached_parallel_kernels_link_into_user_njit_code_in_a_fresh_process():
 def test_chunked_kernels_match_reference(anchors, union, batch):
     # several chunks (the last one partial), blocks of 8 points plus single points, one
     # or two point blocks, wedges sharing axes, some points inside wedges (skipped relu)
-    dim = 2 * axis_kernels.CHUNK + 777
+    dim = 2 * axis_layout.CHUNK + 777
     spec = random_landscape(dim, 7, [300, 1500, 40, 2600, 900, 5, 1200], eps0=0.05,
                             eps1=0.01, anchor_scale=0.0 if anchors == "origin" else 0.4,
                             union=union, tau=0.7, seed=batch)
@@ -288,7 +288,8 @@ def test_chunked_kernels_match_reference(anchors, union, batch):
 
 @pytest.mark.parametrize("chunk", [1, 3, 8, 64])
 def test_chunk_table_lists_each_wedges_axes_per_chunk(chunk):
-    spec = random_landscape(50, 6, [1, 7, 20, 50, 3, 12], seed=chunk)
+    # one wedge holds 49 of the 50 axes (s <= D - 1: check_n_short), so nearly every chunk
+    spec = random_landscape(50, 6, [1, 7, 20, 49, 3, 12], seed=chunk)
     p = pack_axis(spec)
     ptr, wedge, lo, hi = chunk_table(p.axes, p.offsets, spec.dim, chunk)
     n_chunks = -(-spec.dim // chunk)
@@ -309,7 +310,7 @@ def test_chunk_table_lists_each_wedges_axes_per_chunk(chunk):
 def test_gather_and_chunk_paths_agree_with_reference(anchors, batch):
     # the same statistics by per-point gathers and by chunk copies; each path is also
     # the one geometry.evaluate takes for a landscape of its kind (dense vs sparse)
-    dense = random_landscape(3 * axis_kernels.CHUNK + 5, 6, 2500, eps0=0.05, eps1=0.01,
+    dense = random_landscape(3 * axis_layout.CHUNK + 5, 6, 2500, eps0=0.05, eps1=0.01,
                              anchor_scale=0.0 if anchors == "origin" else 0.4, seed=batch)
     sparse = random_landscape(20000, 4, [500, 9, 1200, 300], eps0=0.05, eps1=0.01,
                               anchor_scale=0.0 if anchors == "origin" else 0.4, seed=batch)
@@ -327,9 +328,9 @@ def test_gather_and_chunk_paths_agree_with_reference(anchors, batch):
         G = np.empty_like(X)
         by_points = axis_gather.point_stats(X, p.anchors, p.axes, p.offsets, p.eps0, p.eps1, G)
         arg = np.argmin(by_points[0], axis=0)
-        coef = axis_kernels.width_coefficient(by_points[1], by_points[3], p.eps1)
+        coef = axis_grad.width_coefficient(by_points[1], by_points[3], p.eps1)
         G_rows = np.empty_like(X)  # the fused hard gradient equals the separate pass
-        axis_kernels.gradient_hard(X, p.anchors, p.axes, p.offsets, arg, coef, by_points[2],
+        axis_grad.gradient_hard(X, p.anchors, p.axes, p.offsets, arg, coef, by_points[2],
                                    G_rows)
         np.testing.assert_array_equal(G, G_rows)
         ref = reference.wedge_losses(spec, X).T
@@ -348,13 +349,24 @@ def test_gather_and_chunk_paths_agree_with_reference(anchors, batch):
 def test_each_points_results_do_not_depend_on_its_batch():
     # many wedges: a big batch is summed group by group; a point must get the very same
     # bits alone, in a block (as the service streams it) and in the whole batch
-    spec = random_landscape(8 * axis_kernels.CHUNK, 4096, 400, eps0=0.01, eps1=0.02, seed=9)
+    spec = random_landscape(8 * axis_layout.CHUNK, 4096, 400, eps0=0.01, eps1=0.02, seed=9)
     p = pack_axis(spec)
     assert not axis_kernels.gathers_pay(spec.dim, p.axes.size, p.chunk_wedge.size)
-    nslab, group = axis_kernels._layout(p.chunk_ptr.size - 1, spec.n_wedges)
+    nslab, group = axis_layout._layout(p.chunk_ptr.size - 1, spec.n_wedges)
     X = np.random.default_rng(3).normal(size=(2 * group + 37, spec.dim))
     whole = geometry.evaluate(spec, X)
     for rows in (slice(0, 1), slice(group - 5, group + 30), slice(2 * group + 36, None)):
         part = geometry.evaluate(spec, X[rows])
         for field in ("loss", "argmin", "wedge_losses", "grad"):
             np.testing.assert_array_equal(getattr(part, field), getattr(whole, field)[rows])
+
+
+def test_axis_keeps_the_names_of_its_split_modules():
+    """landsim.kernels.axis still offers the gradient kernels and the layout constants that
+    moved to axis_grad and axis_layout (the same objects: loss_and_grad calls them)."""
+    for name in ("width_coefficient", "gradient_hard", "gradient_soft"):
+        assert getattr(axis_kernels, name) is getattr(axis_grad, name)
+        assert name in axis_kernels.__all__
+    for name in ("CHUNK", "POINT_BLOCK"):
+        assert getattr(axis_kernels, name) == getattr(axis_layout, name)
+        assert name in axis_kernels.__all__

@@ -212,3 +212,20 @@ def test_npz_errors(tmp_path):
     np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}] * 3, dtype=object), y=np.zeros(3, int))
     with pytest.raises(ValueError, match="allow_pickle"):  # never unpickled
         data.npz(tmp_path / "obj.npz")
+
+
+def test_container_and_split_live_in_the_sibling_and_data_reexports_them():
+    from landsim.real import _dataset
+
+    for name in ("Dataset", "split_indices", "standardise_split"):
+        assert getattr(data, name) is getattr(_dataset, name)
+        assert name in data.__all__
+    x = np.arange(20.0).reshape(10, 2)
+    ds = _dataset.from_arrays(x, np.arange(10) % 3, 0.3, 0, "arrays", standardise=False)
+    assert (ds.n_train, ds.n_test, ds.n_classes) == (7, 3, 3)
+
+
+@pytest.mark.parametrize("seed", [-1, True, 1.5, 2**63])
+def test_loaders_refuse_a_bad_seed_by_the_one_seed_rule(seed):
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, "):
+        data.teacher(n_train=20, n_test=10, seed=seed)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from landsim import descent
 from landsim.real import curves, flat, subspace, train
+from landsim.subspace import subspace_projection
 
 CFG = train.TrainConfig(optimizer="adam", lr=0.05, epochs=2, batch_size=50)
 
@@ -17,7 +17,7 @@ def test_dense_projection_is_the_descent_draw_with_orthonormal_columns():
     assert p.kind == "dense" and (p.n_params, p.d) == (50, 7)
     torch.testing.assert_close(p.matrix.T @ p.matrix, torch.eye(7, dtype=torch.float64))
     # the same draw, factorised by torch: equal to numpy's QR up to rounding
-    np.testing.assert_allclose(p.matrix.numpy(), descent.subspace_projection(50, 7, "dense", 3),
+    np.testing.assert_allclose(p.matrix.numpy(), subspace_projection(50, 7, "dense", 3),
                                rtol=0, atol=1e-12)
     torch.testing.assert_close(subspace.make_projection(50, 7, "dense", seed=3).matrix,
                                p.matrix.float(), rtol=0, atol=0)  # dtype: a cast of float64

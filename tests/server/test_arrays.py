@@ -16,9 +16,8 @@ from landsim_server.arrays import (
     to_ndarray,
 )
 from landsim_server.errors import InvalidArgument, ResourceExhausted
-
-from landsim.v1 import landscape_pb2, ndarray_pb2
-from landsim.wire import ChunkView, chunk_deserializer, encode_chunk, serialize_or_pass
+from landsim_wire.chunks import ChunkView, chunk_deserializer, encode_chunk, serialize_or_pass
+from landsim_wire.v1 import landscape_pb2, ndarray_pb2
 
 ALL = tuple(DTYPES)
 

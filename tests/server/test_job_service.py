@@ -22,9 +22,9 @@ from grpc_status import rpc_status
 from landsim_server.arrays import assemble
 from landsim_server.job_service import add_job_service
 from landsim_server.job_store import JobStore
+from landsim_wire.v1 import jobs_pb2, jobs_pb2_grpc
 
 from landsim.units import Unit, experiment_module, run_unit
-from landsim.v1 import jobs_pb2, jobs_pb2_grpc
 
 TINY_E1 = {"n_starts": 2, "dim": 200, "n_short": 20, "steps": 50, "line_points": 11}
 S = jobs_pb2  # enum values: S.JOB_STATE_QUEUED, ...
@@ -351,7 +351,7 @@ def test_server_process_never_imports_torch(tmp_path):
     script = textwrap.dedent(f"""
         import asyncio, json, sys, time
         import grpc
-        from landsim.v1 import jobs_pb2, jobs_pb2_grpc
+        from landsim_wire.v1 import jobs_pb2, jobs_pb2_grpc
         from landsim_server.app import ServerOptions, start_server
 
         async def main():

@@ -18,11 +18,11 @@ from landsim_server.app import ServerOptions, start_server
 from landsim_server.arrays import assemble, from_ndarray, iter_chunks, to_ndarray
 from landsim_server.convert import spec_to_proto
 from landsim_server.landscape_store import landscape_id
+from landsim_wire.v1 import landscape_pb2 as pb
+from landsim_wire.v1 import landscape_pb2_grpc
 
-from landsim import descent, geometry, paths
+from landsim import descent, geometry, paths, sections
 from landsim.spec import random_landscape
-from landsim.v1 import landscape_pb2 as pb
-from landsim.v1 import landscape_pb2_grpc
 
 MESSAGE_CAP = 256 << 10  # small, so that "bigger than one message" stays cheap
 MAX_POINTS = 50_000
@@ -354,14 +354,14 @@ def test_sections_equal_library(stub):
     # plane grid, large enough to need several messages
     out = _section(stub, lid, plane=pb.PlaneGrid(origin=nd(a), d1=nd(b), d2=nd(c), extent=3.0,
                                                  resolution=201))
-    want = paths.plane_section(spec, a, b, c, 3.0, 201)
+    want = sections.plane_section(spec, a, b, c, 3.0, 201)
     assert out["loss"].nbytes > MESSAGE_CAP
     assert np.array_equal(out["loss"], want.loss) and np.array_equal(out["e2"], want.e2)
     # radial grid
     radii, angles = np.linspace(0, 4, 5), np.linspace(-np.pi, np.pi, 13)
     out = _section(stub, lid, radial=pb.RadialGrid(origin=nd(a), d1=nd(b), d2=nd(c),
                                                    radii=nd(radii), angles=nd(angles)))
-    want = paths.radial_section(spec, a, b, c, radii, angles)
+    want = sections.radial_section(spec, a, b, c, radii, angles)
     assert np.array_equal(out["loss"], want.loss)
     # errors name the field
     short_b = pb.LinePath(a=nd(a), b=nd(b[:5]), sampling=pb.PathSampling(num_t=3))
@@ -450,14 +450,6 @@ def test_bad_requests_get_codes_and_details_and_server_keeps_serving(stub):
     code, status = _fails(evaluate, to_ndarray(X), "0" * 32)
     assert code == grpc.StatusCode.NOT_FOUND
     assert _detail(status, error_details_pb2.ResourceInfo).resource_name == "0" * 32
-    # more points than max_points, in a message that fits: the server's own cap
-    lid1, _ = _create(stub, pb.RandomLandscapeParams(dim=1, n_wedges=1, n_short=[1]))
-    code, status = _fails(evaluate, to_ndarray(np.zeros((MAX_POINTS + 1, 1), np.float32)),
-                          lid1)
-    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
-    info = _detail(status, error_details_pb2.ErrorInfo)
-    assert info.metadata["field"] == "points" and info.metadata["limit"] == str(MAX_POINTS)
-    assert _detail(status, error_details_pb2.QuotaFailure).violations[0].subject == "points"
     # bad specs name the wedge and the field
     bad = pb.LandscapeSpec(dim=5, wedges=[pb.Wedge(short_axes=to_ndarray(np.array([0, 9])))])
     code, status = _fails(stub.CreateLandscape, pb.CreateLandscapeRequest(spec=bad))
@@ -469,6 +461,24 @@ def test_bad_requests_get_codes_and_details_and_server_keeps_serving(stub):
     ok = evaluate(to_ndarray(X))
     assert np.array_equal(from_ndarray(ok.losses, "l"), geometry.loss(spec, X))
     assert stub.GetLandscape(pb.GetLandscapeRequest(id=lid)).id == lid
+
+
+def test_more_points_than_max_points_in_a_message_that_fits_hit_the_servers_own_cap(tmp_path):
+    cap = 1000  # a server of its own, so that max_points + 1 points of D = 2 fit one message
+    with ServerThread(data_dir=str(tmp_path), max_message_bytes=MESSAGE_CAP,
+                      max_points=cap) as srv, _channel(srv.address) as channel:
+        own = landscape_pb2_grpc.LandscapeServiceStub(channel)
+        lid, spec = _create(own, pb.RandomLandscapeParams(dim=2, n_wedges=1, n_short=[1]))
+        request = pb.EvaluateRequest(landscape_id=lid,
+                                     points=to_ndarray(np.zeros((cap + 1, 2), np.float32)))
+        code, status = _fails(own.Evaluate, request)
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        info = _detail(status, error_details_pb2.ErrorInfo)
+        assert info.metadata["field"] == "points" and info.metadata["limit"] == str(cap)
+        assert _detail(status, error_details_pb2.QuotaFailure).violations[0].subject == "points"
+        X = np.ones((cap, 2))  # at the cap it is served
+        ok = own.Evaluate(pb.EvaluateRequest(landscape_id=lid, points=to_ndarray(X)))
+        assert np.array_equal(from_ndarray(ok.losses, "l"), geometry.loss(spec, X))
 
 
 # ---------------------------------------------------------------------- the server

@@ -16,6 +16,7 @@ pytest.importorskip("torch")
 
 from landsim_client import Client  # noqa: E402
 
+from landsim.client_records import result_from_record  # noqa: E402
 from landsim.real.experiments import e6_weight_averaging as E6  # noqa: E402
 
 #: The server process: prints its port once serving, stops on a line on stdin, then prints
@@ -61,7 +62,7 @@ def test_real_e6_job_runs_through_the_service(tmp_path):
             events = list(client.watch(job.id, timeout=120))
             assert events[-1].state == "SUCCEEDED", events[-1].job.error
             assert all(0.0 <= e.progress <= 1.0 for e in events)
-            result = client.result(job.id)
+            result = result_from_record(client.result(job.id))  # a client JobResult
         proc.stdin.write("stop\n")
         proc.stdin.flush()
         out, err = proc.communicate(timeout=30)

@@ -11,9 +11,8 @@ import time
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from landsim.v1 import landscape_pb2 as pb
-from landsim.v1 import landscape_pb2_grpc
+from landsim_wire.v1 import landscape_pb2 as pb
+from landsim_wire.v1 import landscape_pb2_grpc
 
 PREFIX = "landsim server listening on "
 

@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from landsim_client import Client
 from landsim_client.arrays import from_ndarray
 from landsim_server.app import ServerOptions, start_server
+from landsim_wire.v1 import landscape_pb2 as pb
+from landsim_wire.v1 import landscape_pb2_grpc
+from landsim_wire.v1.ndarray_pb2 import NdArray
 
 from landsim import geometry
+from landsim.client_records import spec_from_record
 from landsim.spec import random_landscape
-from landsim.v1 import landscape_pb2 as pb
-from landsim.v1 import landscape_pb2_grpc
-from landsim.v1.ndarray_pb2 import NdArray
 
 TOKEN = "robustness-token"
 METADATA = (("authorization", f"Bearer {TOKEN}"),)
@@ -243,7 +244,7 @@ def test_fuzzed_requests_fail_only_with_documented_codes(server, client, base_id
     assert np.array_equal(got.wedge_losses, want.wedge_losses)
     assert np.array_equal(got.grad, want.grad)
     assert base_id in [ls.id for ls in client.list_landscapes()]
-    assert client.get_landscape(base_id, include_spec=True).spec == spec
+    assert spec_from_record(client.get_landscape(base_id, include_spec=True).spec) == spec
 
 
 # ---------------------------------------------------------------------- 2. concurrency

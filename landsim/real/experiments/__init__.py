@@ -1,4 +1,4 @@
-"""The claims E1..E7 of MODEL.md section 3 measured on trained networks (kind "real").
+"""The claims E1..E7 of docs/model.md, section 3 measured on trained networks (kind "real").
 
 The same ids and the same interface as the toy suite (:mod:`landsim.experiments`):
 ``ID``, ``TITLE``, ``CLAIM``, a frozen ``Config`` (defaults sized for ``landsim reproduce

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from ..._checks import choice, int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
+from ...experiment_kit import Progress, Timer, report
 from ...seeding import SeedLike, children, int_seed
 from ..data import Dataset, make_dataset
 from ..flat import FlatModel

@@ -12,8 +12,8 @@ run's seed). Line i ends at network i's trained weights and starts at its initia
 evaluate the full training and test loss and accuracy
 (:func:`landsim.real.curves.evaluate_path` on a :class:`~landsim.real.curves.Line`). The
 *rise* of a profile is the toy's measure, max_t [L(t) - min_{t' <= t} L(t')]
-(:func:`landsim.experiments.e1_init_to_optimum.largest_rise`), and the *relative rise*
-divides it by the *reference loss*: the loss at the initialisation of the network whose
+(:func:`landsim.analysis.largest_rise`), and the *relative rise* divides it by the
+*reference loss*: the loss at the initialisation of the network whose
 weights start the line (on the claim arm, the line's start loss), evaluated separately.
 
 Rule. The claim holds when every network trained (final training accuracy >=
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._checks import choice, int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
-from ...experiments.e1_init_to_optimum import LINE_STARTS, largest_rise, relative_rise
+from ...analysis import LINE_STARTS, largest_rise, relative_rise
+from ...experiment_kit import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from ...seeding import SeedLike
 from .. import curves

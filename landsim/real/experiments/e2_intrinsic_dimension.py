@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._checks import choice, int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
+from ...experiment_kit import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import subspace

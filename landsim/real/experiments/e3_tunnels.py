@@ -48,8 +48,8 @@ import numpy as np
 
 from ... import paths
 from ..._checks import choice, int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
-from ...experiments.e3_tunnels import relative_barriers
+from ...analysis import relative_barriers
+from ...experiment_kit import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import curves

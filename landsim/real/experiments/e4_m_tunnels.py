@@ -63,8 +63,8 @@ import torch
 from torch import nn
 
 from ..._checks import choice, int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
-from ...experiments.e4_m_tunnels import grows_clearly, growth
+from ...analysis import grows_clearly, growth
+from ...experiment_kit import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import curves, subspace

@@ -18,9 +18,8 @@ Width. At each radius the low-loss set is the set of angles with training loss <
 ``low_loss``; the width is the arc length of its connected run around theta = 0
 (:func:`landsim.real.sections.low_loss_width`), exactly the toy's definition.
 
-Rule: the toy's, by the same code
-(:func:`landsim.experiments.e5_radial_tunnels.judge_widening`). The judged radii are those
-where the optimum's ray is low-loss and every section's arc is resolved
+Rule: the toy's, by the same code (:func:`landsim.claim_rules.judge_widening`). The judged
+radii are those where the optimum's ray is low-loss and every section's arc is resolved
 (>= ``min_arc_cells`` grid angles, not the whole circle): this leaves out the onset, where
 the ray's loss only just dips under ``low_loss`` and the arc is the grid's cell. On them
 the mean width must widen: elasticity (log-log slope) >= ``min_elasticity`` and Spearman
@@ -50,13 +49,9 @@ import numpy as np
 import torch
 
 from ..._checks import int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
-from ...experiments.e5_radial_tunnels import (
-    check_rule_fields,
-    judge_widening,
-    plot_widths,
-    section_angles,
-)
+from ...analysis import section_angles
+from ...claim_rules import check_widening_fields, judge_widening, plot_widths
+from ...experiment_kit import Progress, Timer, report
 from ...results import Result, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import sections
@@ -110,7 +105,7 @@ class Config(NetworkConfig):
                              f"{self.permute_labels!r}")
         real_in("r_max_scale", self.r_max_scale, 0.0, low_open=True)
         real_in("low_loss", self.low_loss, 0.0, low_open=True)
-        check_rule_fields(self, self.n_radii, self.n_angles)
+        check_widening_fields(self, self.n_radii, self.n_angles)
 
 
 def quick_config() -> Config:

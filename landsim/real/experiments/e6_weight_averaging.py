@@ -46,8 +46,8 @@ import torch
 import torch.nn.functional as F
 
 from ..._checks import choice, int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
-from ...experiments.e6_weight_averaging import SNAPSHOT_SOURCES, gather_sets, set_runs, swa_excess
+from ...analysis import SNAPSHOT_SOURCES, gather_sets, set_runs, swa_excess
+from ...experiment_kit import Progress, Timer, report
 from ...results import Result, Verdict, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import flat, train

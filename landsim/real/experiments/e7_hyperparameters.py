@@ -26,8 +26,8 @@ end point w:
   training samples; start vectors from child 3 of the run's seed), reported, not judged;
 - training loss and epochs used, test accuracy.
 
-Setting means over the networks are judged by the toy's rule (:func:`~landsim.experiments.
-e7_hyperparameters.rule_metrics`, :func:`~landsim.experiments.e7_hyperparameters.judge`).
+Setting means over the networks are judged by the toy's rule
+(:func:`landsim.claim_rules.rule_metrics`, :func:`landsim.claim_rules.judge_curvature`).
 
 Control (:func:`control_config`): ``untrained = True``, the same settings, seeds and data
 with no training at all: lr and l2 cannot move the end point, so the per-knob minimum effect
@@ -45,14 +45,9 @@ import torch
 import torch.nn.functional as F
 
 from ..._checks import choice, int_at_least, real_in
-from ...experiments._common import Progress, Timer, report
-from ...experiments.e7_hyperparameters import (
-    check_rule_fields,
-    check_sweep,
-    judge,
-    plot_pooled,
-    sweep_metrics,
-)
+from ...claim_rules import check_curvature_fields, check_sweep, plot_pooled, sweep_metrics
+from ...claim_rules import judge_curvature as judge
+from ...experiment_kit import Progress, Timer, report
 from ...results import Result, make_result
 from ...seeding import SeedLike, children, int_seed
 from .. import hessian
@@ -117,7 +112,7 @@ class Config(NetworkConfig):
         int_at_least("hessian_samples", self.hessian_samples, 0)
         real_in("lanczos_tol", self.lanczos_tol, 0.0, 1.0, low_open=True)
         choice("hvp_method", self.hvp_method, hessian.HVP_METHODS)
-        check_rule_fields(self)
+        check_curvature_fields(self)
         for name, low_open, integer in (("lr_values", True, False),
                                         ("width_values", True, True),
                                         ("l2_values", False, False)):

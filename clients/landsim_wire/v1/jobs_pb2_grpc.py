@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from landsim.v1 import jobs_pb2 as landsim_dot_v1_dot_jobs__pb2
+from landsim_wire.v1 import jobs_pb2 as landsim_dot_v1_dot_jobs__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -28,7 +28,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18landsim/v1/nda
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'landsim.v1.ndarray_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'landsim_wire.v1.ndarray_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NDARRAY']._serialized_start=40
