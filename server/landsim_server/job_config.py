@@ -27,6 +27,7 @@ from typing import Any
 
 # ARMS: "claim" (config itself), "control" (its control); KINDS: "toy", "real"
 from landsim.results import ARMS, KINDS
+from landsim.seeding import SEED_MAX, check_seed  # noqa: F401 (SEED_MAX: kept for importers)
 from landsim.units import REGISTRIES, experiment_module
 
 __all__ = ["KINDS", "ARMS", "REPLICATE_MAX", "JobSpec", "KindUnavailable", "resolve",
@@ -36,7 +37,6 @@ __all__ = ["KINDS", "ARMS", "REPLICATE_MAX", "JobSpec", "KindUnavailable", "reso
 #: Largest replicate index a job may run (a reproduction runs a handful per claim).
 REPLICATE_MAX = 9999
 MAX_CONFIG_JSON_BYTES = 64 * 1024  # largest config JSON accepted from a client
-SEED_MAX = 2**63 - 1  # seeds are stored as SQLite integers (signed 64-bit)
 
 
 class KindUnavailable(ValueError):
@@ -93,9 +93,7 @@ class JobSpec:
                              f"{size}")
         if not isinstance(self.quick, bool):
             raise ValueError(f"quick must be a bool, got {self.quick!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not (
-                0 <= self.seed <= SEED_MAX):
-            raise ValueError(f"seed must be an integer in [0, {SEED_MAX}], got {self.seed!r}")
+        check_seed(self.seed)  # the library's one seed rule ([0, SEED_MAX])
         if (isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int)
                 or not 1 <= self.max_attempts <= 10):
             raise ValueError(f"max_attempts must be an integer in [1, 10], got "

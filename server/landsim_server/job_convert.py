@@ -27,6 +27,7 @@ from landsim_wire.v1 import jobs_pb2
 
 from landsim.experiments import EXPERIMENT_IDS
 from landsim.results import Result
+from landsim.seeding import check_seed
 
 from . import job_config
 from .errors import InvalidArgument, wire_errors
@@ -66,9 +67,10 @@ def spec_from_request(request: jobs_pb2.CreateJobRequest, *, default_max_attempt
         raise InvalidArgument("kind", f"kind must be JOB_KIND_TOY or JOB_KIND_REAL, got "
                                       f"{request.kind}")
     kind = JOB_KIND_NAMES[request.kind]
-    if request.seed < 0:
-        raise InvalidArgument("seed", f"seed must be in [0, {job_config.SEED_MAX}], got "
-                                      f"{request.seed}")
+    try:
+        check_seed(request.seed)  # the library's one seed rule
+    except ValueError as exc:
+        raise InvalidArgument("seed", str(exc)) from None
     if not 0 <= request.replicate <= job_config.REPLICATE_MAX:
         raise InvalidArgument("replicate", f"replicate must be in [0, "
                                            f"{job_config.REPLICATE_MAX}], got "
