@@ -84,6 +84,10 @@ class Client(LandscapeCalls, JobCalls):
     tls : bool or str or PathLike
         False: plaintext; True: TLS with the system's root certificates; a path: TLS with
         the PEM root certificate(s) in that file (e.g. a self-signed server certificate).
+    tls_client_cert, tls_client_key : str or PathLike, optional
+        PEM client certificate (chain) and its private key, both or neither, for a server
+        that requires client certificates (mutual TLS, ``landsim serve --tls-client-ca``);
+        they need ``tls``.
     timeout : float
         Default deadline of one call attempt in seconds (each method takes ``timeout=``
         too), > 0.
@@ -107,7 +111,9 @@ class Client(LandscapeCalls, JobCalls):
     def __init__(self, target: str = DEFAULT_TARGET, token: str | None = None,
                  tls: bool | str | PathLike = False, timeout: float = DEFAULT_TIMEOUT_S,
                  retry: RetryPolicy | None = None, max_message_bytes: int = 64 << 20,
-                 chunk_bytes: int = 1 << 20, options: Sequence = ()) -> None:
+                 chunk_bytes: int = 1 << 20, options: Sequence = (),
+                 tls_client_cert: str | PathLike | None = None,
+                 tls_client_key: str | PathLike | None = None) -> None:
         if not isinstance(target, str) or not target:
             raise ValueError(f"target must be a non-empty 'host:port' string, got {target!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
@@ -115,6 +121,11 @@ class Client(LandscapeCalls, JobCalls):
             raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
         if token is not None and (not isinstance(token, str) or not token):
             raise ValueError("token must be a non-empty string or None")
+        if (tls_client_cert is None) != (tls_client_key is None):
+            raise ValueError("give both tls_client_cert and tls_client_key, or neither")
+        if tls_client_cert is not None and (tls is False or tls is None):
+            raise ValueError("a client certificate (mutual TLS) needs tls: True or the "
+                             "path of the server's root certificate(s)")
         if not 1024 <= chunk_bytes <= max_message_bytes // 2:
             raise ValueError(f"chunk_bytes must be in [1024, max_message_bytes / 2], got "
                              f"{chunk_bytes!r}")
@@ -129,8 +140,11 @@ class Client(LandscapeCalls, JobCalls):
             self._channel = grpc.insecure_channel(target, options=opts)
         else:
             roots = None if tls is True else Path(tls).read_bytes()
-            self._channel = grpc.secure_channel(
-                target, grpc.ssl_channel_credentials(root_certificates=roots), options=opts)
+            key = None if tls_client_key is None else Path(tls_client_key).read_bytes()
+            chain = None if tls_client_cert is None else Path(tls_client_cert).read_bytes()
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=roots, private_key=key, certificate_chain=chain)
+            self._channel = grpc.secure_channel(target, credentials, options=opts)
         self._landscapes = landscape_pb2_grpc.LandscapeServiceStub(self._channel)
         # the bulk stream, without protobuf's copies: requests go out as bytes encoded
         # from the points' memory, responses come back as views of the received bytes

@@ -17,7 +17,8 @@ import numpy as np
 from .errors import WireError, WireLimitError
 
 __all__ = ["DTYPES", "FLOAT_DTYPES", "INT_DTYPES", "DEFAULT_CHUNK_BYTES", "DEFAULT_MAX_BYTES",
-           "wire_array", "check_header", "check_values", "check_finite"]
+           "MAX_NDIM", "MAX_EXTENT_BYTES", "wire_array", "check_header", "check_values",
+           "check_finite"]
 
 #: Every dtype the wire knows, by its NdArray name (all little-endian).
 DTYPES: dict[str, np.dtype] = {
@@ -32,6 +33,11 @@ INT_DTYPES = ("int64", "int32")
 DEFAULT_CHUNK_BYTES = 1 << 20
 #: Default cap on one decoded array (1 GiB), where a receiver sets one.
 DEFAULT_MAX_BYTES = 1 << 30
+#: Most dimensions of an array on the wire (NumPy's own limit in NumPy 1.x).
+MAX_NDIM = 32
+#: Largest extent of a wire array: the product of its non-zero dims times the itemsize
+#: (what NumPy needs to fit a signed 64-bit size even when another dim is 0).
+MAX_EXTENT_BYTES = (1 << 63) - 1
 
 
 def wire_array(array, dtypes: Sequence[str] | None = None) -> np.ndarray:
@@ -80,18 +86,33 @@ def check_header(field: str, dtype: str, shape: Sequence[int],
     allowed = tuple(DTYPES) if allowed_dtypes is None else tuple(allowed_dtypes)
     if dtype not in allowed or dtype not in DTYPES:
         raise WireError(f"must be one of {list(allowed)}, got {dtype!r}", f"{field}.dtype")
+    if len(shape) > MAX_NDIM:
+        raise WireError(f"must have at most {MAX_NDIM} dimensions, got {len(shape)}",
+                        f"{field}.shape")
     shape = tuple(int(n) for n in shape)
     if ndim is not None and len(shape) != ndim:
-        raise WireError(f"must have {ndim} dimension(s), got shape {list(shape)}",
+        raise WireError(f"must have {ndim} dimension(s), got shape {_brief(shape)}",
                         f"{field}.shape")
     if any(n < 0 for n in shape):
-        raise WireError(f"every dim must be >= 0, got {list(shape)}", f"{field}.shape")
+        raise WireError(f"every dim must be >= 0, got {_brief(shape)}", f"{field}.shape")
     dt = DTYPES[dtype]
-    nbytes = math.prod(shape) * dt.itemsize  # Python ints: no overflow
+    # Python ints: no overflow. The extent ignores zero dims, so that a shape such as
+    # (0, 2**63 - 1), of 0 bytes, is refused here and not by NumPy at decoding.
+    extent = math.prod(n for n in shape if n) * dt.itemsize
+    if extent > MAX_EXTENT_BYTES:
+        raise WireError(f"shape {_brief(shape)} of {dtype} is too big for any array: its "
+                        f"non-zero dims times the itemsize exceed 2**63 - 1 bytes",
+                        f"{field}.shape")
+    nbytes = math.prod(shape) * dt.itemsize
     if max_bytes is not None and nbytes > max_bytes:
-        raise WireLimitError(field, max_bytes, nbytes, f"an array of shape {list(shape)} "
+        raise WireLimitError(field, max_bytes, nbytes, f"an array of shape {_brief(shape)} "
                                                        f"and dtype {dtype} has {nbytes} bytes")
     return dt, shape, nbytes
+
+
+def _brief(shape: tuple[int, ...]) -> str:
+    """``shape`` as a list for a message, cut after 8 dims."""
+    return str(list(shape)) if len(shape) <= 8 else str(list(shape[:8]))[:-1] + ", ...]"
 
 
 def check_values(field: str, a: np.ndarray, finite: bool = False) -> None:

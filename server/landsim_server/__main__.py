@@ -1,7 +1,7 @@
 """``python -m landsim_server`` (also ``landsim serve``): run the landsim gRPC server.
 
-Prints ``landsim server listening on HOST:PORT`` once bound; SIGTERM or SIGINT stop it
-gracefully (exit status 0). The token may come from ``--token`` or ``LANDSIM_TOKEN``.
+Prints ``landsim server listening on HOST:PORT`` once health is SERVING; SIGTERM or SIGINT
+stop it gracefully (exit status 0). The token may come from ``--token`` or ``LANDSIM_TOKEN``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def build_parser(prog: str = "python -m landsim_server") -> argparse.ArgumentPar
                         "else no auth)")
     p.add_argument("--tls-cert", default=None, help="PEM certificate chain (with --tls-key)")
     p.add_argument("--tls-key", default=None, help="PEM private key (with --tls-cert)")
+    p.add_argument("--tls-client-ca", default=None, metavar="FILE",
+                   help="mutual TLS: require client certificates signed by the CA "
+                        "certificate(s) in this PEM file (with --tls-cert and --tls-key)")
     p.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes,
                    help="largest message in or out (default: %(default)s)")
     p.add_argument("--max-points", type=int, default=d.max_points,

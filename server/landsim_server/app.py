@@ -10,12 +10,15 @@ One server carries:
   NOT_SERVING again as soon as a shutdown begins;
 - server reflection, so generic tools (grpcurl, grpcui) can discover the API;
 - optional bearer-token auth (every call but health and reflection needs
-  ``authorization: Bearer <token>``, else UNAUTHENTICATED) and optional TLS;
+  ``authorization: Bearer <token>``, else UNAUTHENTICATED), optional TLS and optional
+  mutual TLS (``tls_client_ca``: every connection needs a client certificate signed by
+  that CA; with a token too, calls need both);
 - a limit on concurrent calls, over which a call gets RESOURCE_EXHAUSTED at once.
 
 Use :func:`start_server` in tests (port 0 picks a free port; ``await running.ready``
 waits for SERVING) and :func:`serve` for the command line (it prints
-``landsim server listening on HOST:PORT`` and stops gracefully on SIGTERM or SIGINT).
+``landsim server listening on HOST:PORT`` once health is SERVING and stops gracefully on
+SIGTERM or SIGINT).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from landsim import geometry
 from landsim.spec import random_landscape
 from landsim.threads import max_kernel_threads, set_kernel_threads
 
+from . import db
 from .job_runtime import JobRuntime
 from .job_service import add_job_service
 from .landscape_service import SERVICE_NAME, add_landscape_service
@@ -87,6 +91,11 @@ class ServerOptions:
         :meth:`from_env` fills it from ``LANDSIM_TOKEN``.
     tls_cert, tls_key : str or None
         PEM certificate chain and private key files; both or neither (then plaintext).
+    tls_client_ca : str or None
+        PEM file of the CA certificate(s) that sign client certificates (mutual TLS, with
+        ``tls_cert``): every connection must then present a client certificate signed by
+        one of them, else the TLS handshake fails (health and reflection included). With a
+        token too, calls need both.
     max_message_bytes : int
         Largest message received or sent, >= 64 KiB.
     max_points : int
@@ -111,6 +120,7 @@ class ServerOptions:
     token: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    tls_client_ca: str | None = None
     max_message_bytes: int = 64 << 20  # 64 MiB; StreamEvaluate for larger batches
     max_points: int = 1 << 20
     max_concurrent_calls: int = 64
@@ -140,6 +150,13 @@ class ServerOptions:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("give both tls_cert and tls_key, or neither, got "
                              f"tls_cert={self.tls_cert!r}, tls_key={self.tls_key!r}")
+        if self.tls_client_ca is not None and (
+                not isinstance(self.tls_client_ca, str) or not self.tls_client_ca):
+            raise ValueError("tls_client_ca must be a non-empty path string or None, got "
+                             f"{self.tls_client_ca!r}")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("tls_client_ca (client certificates, mutual TLS) needs TLS: "
+                             "give tls_cert and tls_key too")
         grace = self.grace_s
         if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not (
                 math.isfinite(grace) and grace >= 0):
@@ -192,18 +209,24 @@ def _tune_allocator() -> bool:
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
     """Reject calls without ``authorization: Bearer <token>`` (UNAUTHENTICATED).
 
-    Methods under :data:`OPEN_METHOD_PREFIXES` (health, reflection) stay open. A rejected
-    call's request is never deserialised.
+    The scheme is case-insensitive, as RFC 6750 and RFC 9110 say (``bearer`` and
+    ``BEARER`` are accepted too) and may be followed by several spaces; the token must
+    match exactly (compared in constant time). Methods under
+    :data:`OPEN_METHOD_PREFIXES` (health, reflection) stay open. A rejected call's request
+    is never deserialised.
     """
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     def _authorized(self, metadata) -> bool:
         for key, value in metadata or ():
             if key == "authorization":
-                given = value.encode() if isinstance(value, str) else value
-                return hmac.compare_digest(given, self._expected)
+                given = value.encode() if isinstance(value, str) else bytes(value)
+                scheme, _, credentials = given.partition(b" ")
+                # compare the token whatever the scheme, so the time says nothing of it
+                match = hmac.compare_digest(credentials.lstrip(b" "), self._expected)
+                return scheme.lower() == b"bearer" and match
         return False
 
     async def intercept_service(self, continuation, handler_call_details):
@@ -287,6 +310,17 @@ def _add_job_service(server: grpc.aio.Server, options: ServerOptions) -> JobRunt
     return add_job_service(server, data_dir=options.data_dir, options=options)
 
 
+def _server_credentials(options: ServerOptions) -> grpc.ServerCredentials:
+    """TLS credentials of the server; with ``tls_client_ca``, mutual TLS: a client must
+    present a certificate signed by that CA, or its handshake fails."""
+    pair = (Path(options.tls_key).read_bytes(), Path(options.tls_cert).read_bytes())
+    if options.tls_client_ca is None:
+        return grpc.ssl_server_credentials([pair])
+    return grpc.ssl_server_credentials([pair],
+                                       root_certificates=Path(options.tls_client_ca).read_bytes(),
+                                       require_client_auth=True)
+
+
 async def _warm_then_serve(health_servicer, executor) -> None:
     loop = asyncio.get_running_loop()
     n = await loop.run_in_executor(executor, warm_kernels)
@@ -304,7 +338,7 @@ async def start_server(options: ServerOptions) -> RunningServer:
     (:func:`_tune_allocator`).
     """
     _tune_allocator()
-    Path(options.data_dir).mkdir(parents=True, exist_ok=True)
+    db.secure_data_dir(options.data_dir)  # 0700: jobs and results are the owner's only
     cap = options.max_message_bytes
     server = grpc.aio.server(
         interceptors=[BearerTokenInterceptor(options.token)] if options.token else None,
@@ -328,15 +362,15 @@ async def start_server(options: ServerOptions) -> RunningServer:
     address = f"{options.host}:{options.port}"
     try:
         if options.tls_cert is not None:
-            creds = grpc.ssl_server_credentials(
-                [(Path(options.tls_key).read_bytes(), Path(options.tls_cert).read_bytes())])
-            port = server.add_secure_port(address, creds)
+            port = server.add_secure_port(address, _server_credentials(options))
         else:
             port = server.add_insecure_port(address)
-    except RuntimeError as exc:
+    except (RuntimeError, OSError) as exc:
         executor.shutdown()
         store.close()
-        raise RuntimeError(f"cannot bind {address}: {exc}") from exc
+        await jobs.stop(0.0)
+        what = "cannot bind" if isinstance(exc, RuntimeError) else "cannot read TLS files for"
+        raise RuntimeError(f"{what} {address}: {exc}") from exc
     await server.start()
     await jobs.start()
     ready = asyncio.create_task(_warm_then_serve(health_servicer, executor))
@@ -346,19 +380,26 @@ async def start_server(options: ServerOptions) -> RunningServer:
 async def serve(options: ServerOptions, out=None) -> int:
     """Run a server until SIGTERM or SIGINT, then shut down gracefully; returns 0.
 
-    Prints ``landsim server listening on HOST:PORT`` (flushed) once bound.
+    Prints ``landsim server listening on HOST:PORT`` (flushed) once health is SERVING
+    (the kernels are warm), so a client that waits for the line finds the server ready.
+    A signal during the warm-up stops the server without printing it.
     """
     out = sys.stdout if out is None else out
     running = await start_server(options)
-    out.write(f"landsim server listening on {running.address}\n")
-    out.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        await asyncio.wait({running.ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running.ready.done() and not running.ready.cancelled():
+            running.ready.result()  # a warm-up that failed ends the server with its error
+            out.write(f"landsim server listening on {running.address}\n")
+            out.flush()
+        await stopping
     finally:
+        stopping.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         out.write("landsim server shutting down\n")

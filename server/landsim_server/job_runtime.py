@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import signal
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,8 @@ from pathlib import Path
 from .job_store import JobStore
 from .workers import EXIT_JOB_LOST, WorkerHandle, WorkerSettings, new_owner, start_worker
 
-__all__ = ["RuntimeSettings", "JobRuntime", "MAX_CHUNK_BYTES", "MIN_CHUNK_BYTES"]
+__all__ = ["RuntimeSettings", "JobRuntime", "MAX_CHUNK_BYTES", "MIN_CHUNK_BYTES",
+           "death_cause"]
 
 _log = logging.getLogger(__name__)
 MAX_CHUNK_BYTES = 4 << 20  # largest result chunk a client may ask for
@@ -105,6 +107,22 @@ class RuntimeSettings:
         return cls(**values)
 
 
+def death_cause(owner: str, pid: int | None, exitcode: int | None) -> str:
+    """How a worker process ended, for the message of the job it ran: "worker process
+    <owner> (pid <pid>) was killed by signal SIGKILL", "... exited with status 1", or
+    "... died" when its exit status is unknown."""
+    who = f"worker process {owner}" + (f" (pid {pid})" if pid is not None else "")
+    if exitcode is None:
+        return f"{who} died"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = str(-exitcode)
+        return f"{who} was killed by signal {name}"
+    return f"{who} exited with status {exitcode}"
+
+
 class JobRuntime:
     """The worker processes of one server and their supervisor.
 
@@ -157,27 +175,33 @@ class JobRuntime:
             await asyncio.sleep(self.settings.supervise_s)
 
     def check_workers(self) -> None:
-        """One supervisor turn (blocking): reap expired leases, replace dead workers."""
+        """One supervisor turn (blocking): requeue the jobs of dead workers (saying how the
+        worker died) and replace those workers, then reap expired leases."""
         with self._check_lock:
             if not self._stopping:
                 self._check_workers()
 
     def _check_workers(self) -> None:
-        self.store.reap_expired()
+        # dead workers first: their jobs then say that the worker died, not that a lease
+        # expired (which it may have done meanwhile)
         for i, handle in enumerate(self.workers):
             if handle.alive:
                 continue
-            lost = self.store.expire_owner(handle.settings.owner)
-            if handle.process.exitcode == EXIT_JOB_LOST:  # dropped a cancelled job: no crash
+            code = handle.process.exitcode
+            lost = self.store.expire_owner(handle.settings.owner,
+                                           death_cause(handle.settings.owner,
+                                                       handle.process.pid, code))
+            if code == EXIT_JOB_LOST:  # dropped a cancelled job: no crash
                 _log.info("worker %s left its cancelled job; starting a fresh one",
                           handle.settings.owner)
             else:
                 _log.warning("worker %s exited with %s; its jobs %s were reaped",
-                             handle.settings.owner, handle.process.exitcode, lost)
+                             handle.settings.owner, code, lost)
                 if self._restarts[i] >= self.settings.max_restarts:
                     continue
                 self._restarts[i] += 1
             self.workers[i] = start_worker(self._worker_settings(handle.settings.kinds[0]))
+        self.store.reap_expired()
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop the workers: they give their running jobs back to the queue at their next

@@ -3,7 +3,8 @@
 Tables (in the shared database of :func:`landsim_server.db.connect`):
 
 - ``jobs``: one row per job: spec (replicate and arm included), state, progress, attempts
-  and the lease of the worker running it;
+  (every start of the job), ``released`` (the starts given back by a stopped worker, which
+  do not use up one of ``max_attempts``) and the lease of the worker running it;
 - ``job_events``: every state change and progress report of a job, in order, for WatchJob;
 - ``job_results``: metrics and verdict of a SUCCEEDED job and the paths and SHA-256 of its
   result files.
@@ -11,7 +12,8 @@ Tables (in the shared database of :func:`landsim_server.db.connect`):
 Migrations. Opening a store brings an older database up to date in place, in one
 ``BEGIN IMMEDIATE`` transaction, by adding the columns it lacks (:data:`ADDED_COLUMNS`)
 with defaults that give stored rows their old meaning: jobs stored before replicates and
-arms existed read as replicate 0 of the claim arm. Nothing stored is rewritten or lost.
+arms existed read as replicate 0 of the claim arm, and their released starts as 0 (older
+servers took such a start off ``attempts`` instead). Nothing stored is rewritten or lost.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     started REAL,
     finished REAL,
     replicate INTEGER NOT NULL DEFAULT 0,
-    arm TEXT NOT NULL DEFAULT 'claim'
+    arm TEXT NOT NULL DEFAULT 'claim',
+    released INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 CREATE TABLE IF NOT EXISTS job_events (
@@ -76,6 +79,7 @@ CREATE TABLE IF NOT EXISTS job_results (
 ADDED_COLUMNS = (
     ("replicate", "INTEGER NOT NULL DEFAULT 0"),
     ("arm", "TEXT NOT NULL DEFAULT 'claim'"),
+    ("released", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 

@@ -26,6 +26,7 @@ from landsim_wire.arrays import DEFAULT_CHUNK_BYTES
 from landsim_wire.v1 import jobs_pb2, jobs_pb2_grpc
 
 from . import job_convert, job_runtime
+from .decoding import add_checked_service
 from .errors import DataLoss, InvalidArgument, NotFound, ServiceError, grpc_errors
 from .job_records import (
     FINAL_STATES,
@@ -37,6 +38,7 @@ from .job_records import (
     encode_page_token,
 )
 from .job_store import JobStore
+from .request_checks import check_id
 
 __all__ = ["add_job_service", "JobServicer", "AlreadyExists", "FailedPrecondition",
            "JOB_RESOURCE"]
@@ -129,7 +131,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     @grpc_errors
     async def GetJob(self, request, context):
         """One job by id."""
-        return job_convert.job_to_proto(await self._call(self.store.get, request.job_id))
+        job_id = check_id(request.job_id, "job_id")
+        return job_convert.job_to_proto(await self._call(self.store.get, job_id))
 
     @grpc_errors
     async def ListJobs(self, request, context):
@@ -152,11 +155,12 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     @grpc_errors
     async def WatchJob(self, request, context) -> AsyncIterator[jobs_pb2.JobEvent]:
         """The job now, then each stored event (polled), heartbeats, until a final state."""
+        job_id = check_id(request.job_id, "job_id")
         heartbeat = request.heartbeat_s or DEFAULT_HEARTBEAT_S
         if not (math.isfinite(heartbeat) and 0.1 <= heartbeat <= 60.0):
             raise InvalidArgument("heartbeat_s", f"heartbeat_s must be 0 or in [0.1, 60] "
                                                  f"seconds, got {request.heartbeat_s}")
-        job, last = await self._call(self.store.snapshot, request.job_id)
+        job, last = await self._call(self.store.snapshot, job_id)
         yield jobs_pb2.JobEvent(job=job_convert.job_to_proto(job))
         if job.final:
             return
@@ -164,9 +168,9 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         sent = time.monotonic()
         for _ in range(int(self.settings.watch_max_s / poll) + 1):
             await asyncio.sleep(poll)
-            events = await self._call(self.store.events, request.job_id, last)
+            events = await self._call(self.store.events, job_id, last)
             if events:
-                job = await self._call(self.store.get, request.job_id)
+                job = await self._call(self.store.get, job_id)
                 for event in events:
                     yield jobs_pb2.JobEvent(job=job_convert.job_to_proto(job, event))
                     last = event.seq
@@ -174,34 +178,37 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                         return
                 sent = time.monotonic()
             elif time.monotonic() - sent >= heartbeat:
-                job = await self._call(self.store.get, request.job_id)
+                job = await self._call(self.store.get, job_id)
                 yield jobs_pb2.JobEvent(job=job_convert.job_to_proto(job), heartbeat=True)
                 sent = time.monotonic()
         await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
-                            f"watch of job {request.job_id} lasted the server's limit of "
+                            f"watch of job {job_id} lasted the server's limit of "
                             f"{self.settings.watch_max_s:g} s; watch again")
 
     @grpc_errors
     async def CancelJob(self, request, context):
         """Make a queued or running job CANCELLED."""
-        return job_convert.job_to_proto(await self._call(self.store.cancel, request.job_id))
+        job_id = check_id(request.job_id, "job_id")
+        return job_convert.job_to_proto(await self._call(self.store.cancel, job_id))
 
     @grpc_errors
     async def GetJobResult(self, request, context):
         """The checked result of a SUCCEEDED job: summary, then array chunks."""
+        job_id = check_id(request.job_id, "job_id")
         size = request.chunk_bytes or min(DEFAULT_CHUNK_BYTES, self.settings.max_chunk_bytes)
         if not 0 < size <= self.settings.max_chunk_bytes:
             raise InvalidArgument("chunk_bytes", f"chunk_bytes must be in [0, "
                                                  f"{self.settings.max_chunk_bytes}], got "
                                                  f"{request.chunk_bytes}")
-        result = await self._call(self.store.result, request.job_id)
+        result = await self._call(self.store.result, job_id)
         for part in job_convert.result_parts(result, max(size, job_runtime.MIN_CHUNK_BYTES)):
             yield part
 
     @grpc_errors
     async def DeleteJob(self, request, context):
         """Forget a job that is not running, with its result files."""
-        await self._call(self.store.delete, request.job_id)
+        job_id = check_id(request.job_id, "job_id")
+        await self._call(self.store.delete, job_id)
         return jobs_pb2.DeleteJobResponse()
 
 
@@ -227,5 +234,7 @@ def add_job_service(server: grpc.aio.Server, *, data_dir: str | Path, options
     """
     settings = job_runtime.RuntimeSettings.from_options(options)
     runtime = job_runtime.JobRuntime(data_dir, settings)
-    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(runtime.store, settings), server)
+    add_checked_service(server, jobs_pb2_grpc.add_JobServiceServicer_to_server,
+                        JobServicer(runtime.store, settings),
+                        jobs_pb2.DESCRIPTOR.services_by_name["JobService"])
     return runtime

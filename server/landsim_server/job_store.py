@@ -7,14 +7,17 @@ Tables (in the shared database of :func:`landsim_server.db.connect`):
 - ``job_events``: every state change and progress report of a job, in order, for WatchJob;
 - ``job_results``: metrics and verdict of a SUCCEEDED job and the paths and SHA-256 of its
   result files, written with :func:`landsim.results.save_result` under
-  ``<data_dir>/results/<job id>/<attempt>/``.
+  ``<data_dir>/results/<job id>/attempt-<n>/`` (directories 0700, files 0600, like
+  everything the server stores: :mod:`landsim_server.db`).
 
 Workers claim a job atomically (``BEGIN IMMEDIATE``), hold it with a lease they renew as
 they report progress, and finish it only while the lease is still theirs. A job whose
-lease expired goes back to QUEUED, or to FAILED once it has been started ``max_attempts``
-times. Cancelling a job makes it CANCELLED at once; its worker sees that at its next
-renewal and stops. Everything is in the database and the result files, so a restarted
-server loses nothing.
+lease expired (or whose worker died) goes back to QUEUED, or to FAILED once it has used up
+``max_attempts`` starts. ``attempts`` counts every start, across server restarts; a start
+given back by a stopped worker (:meth:`JobStore.release`) is also counted as released and
+does not use up an attempt. Cancelling a job makes it CANCELLED at once; its worker sees
+that at its next renewal and stops. Everything is in the database and the result files,
+so a restarted server loses nothing.
 
 Opening a store brings an older database up to date in place
 (:func:`landsim_server.job_schema.migrate`). Records, events, page tokens and errors are
@@ -231,21 +234,24 @@ class JobStore:
         with self._transaction() as c:
             return self._reap(c, now)
 
-    def _reap(self, c: sqlite3.Connection, now: float) -> list[str]:
-        rows = c.execute("SELECT id, attempts, max_attempts, lease_owner FROM jobs WHERE "
-                         "state = 'RUNNING' AND lease_expires < ?", (now,)).fetchall()
-        for job_id, attempts, max_attempts, owner in rows:
-            if attempts >= max_attempts:
+    def _reap(self, c: sqlite3.Connection, now: float, cause: str | None = None
+              ) -> list[str]:
+        """Requeue (or fail) the RUNNING jobs whose lease ended; ``cause`` says why in
+        their message (default: the lease of their worker expired)."""
+        rows = c.execute("SELECT id, attempts - released, max_attempts, lease_owner FROM jobs "
+                         "WHERE state = 'RUNNING' AND lease_expires < ?", (now,)).fetchall()
+        for job_id, used, max_attempts, owner in rows:
+            why = cause or f"the lease of worker {owner} expired"
+            if used >= max_attempts:
                 c.execute("UPDATE jobs SET state = 'FAILED', lease_owner = NULL, "
                           "lease_expires = NULL, finished = ?, message = 'worker lost', "
                           "error = ? WHERE id = ?",
-                          (now, f"worker lost: the lease of worker {owner} expired on "
-                                f"attempt {attempts} of {max_attempts}", job_id))
+                          (now, f"worker lost: {why} on attempt {used} of {max_attempts}",
+                           job_id))
             else:
                 c.execute("UPDATE jobs SET state = 'QUEUED', lease_owner = NULL, "
                           "lease_expires = NULL, message = ? WHERE id = ?",
-                          (f"requeued: the lease of worker {owner} expired on attempt "
-                           f"{attempts} of {max_attempts}", job_id))
+                          (f"requeued: {why} on attempt {used} of {max_attempts}", job_id))
             self._event(c, job_id, now)
         return [r[0] for r in rows]
 
@@ -299,10 +305,15 @@ class JobStore:
         return row is not None
 
     def release(self, job_id: str, owner: str, reason: str) -> bool:
-        """Give a RUNNING job back to the queue without using up an attempt (clean stop)."""
+        """Give a RUNNING job back to the queue without using up an attempt (clean stop).
+
+        The start still counts in ``attempts`` (every start of the job, across server
+        restarts); it is counted as released, so it does not count towards
+        ``max_attempts``.
+        """
         now = time.time()
         with self._transaction() as c:
-            cur = c.execute("UPDATE jobs SET state = 'QUEUED', attempts = attempts - 1, "
+            cur = c.execute("UPDATE jobs SET state = 'QUEUED', released = released + 1, "
                             "lease_owner = NULL, lease_expires = NULL, message = ? WHERE "
                             "id = ? AND state = 'RUNNING' AND lease_owner = ?",
                             (reason, job_id, owner))
@@ -318,12 +329,17 @@ class JobStore:
                                       "lease_owner = ?", (owner,)).fetchall()
         return [r[0] for r in rows if self.release(r[0], owner, reason)]
 
-    def expire_owner(self, owner: str) -> list[str]:
-        """End the leases of a worker known to be dead and reap its jobs now."""
+    def expire_owner(self, owner: str, cause: str | None = None) -> list[str]:
+        """End the leases of a worker known to be dead and reap its jobs now.
+
+        ``cause`` (e.g. "worker process ... was killed by signal SIGKILL") goes into the
+        requeued job's message or the failed job's error; by default it says that the
+        worker's lease ended.
+        """
         with self._transaction() as c:
             c.execute("UPDATE jobs SET lease_expires = 0 WHERE state = 'RUNNING' AND "
                       "lease_owner = ?", (owner,))
-            return self._reap(c, time.time())
+            return self._reap(c, time.time(), cause or f"the lease of worker {owner} ended")
 
     def fail(self, job_id: str, owner: str, error: str) -> bool:
         """Make ``owner``'s RUNNING job FAILED with ``error``; False if it is no longer his."""
@@ -346,8 +362,11 @@ class JobStore:
         """
         directory = self.results_dir / job_id / f"attempt-{attempt}"
         shutil.rmtree(directory, ignore_errors=True)
+        db.private_dir(directory)  # 0700 before any file exists in it
         json_path = save_result(result, directory)
         npz_path = json_path.with_suffix(".npz")
+        for written in directory.iterdir():
+            db.private_file(written)  # 0600 whatever the umask
         verdict = {"holds": result.verdict.holds, "rule": result.verdict.rule,
                    "evidence": result.verdict.evidence}
         metrics = result.to_json_dict()["metrics"]

@@ -10,7 +10,6 @@ bit.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -42,6 +41,19 @@ def _sampling(limits: ServiceLimits, msg, field: str):
     return t, n
 
 
+def _grid_points(m: int, resolution: int, cap: int) -> int:
+    """Points of the simplex grid, C(resolution + m - 1, m - 1), or ``cap + 1`` as soon
+    as the count passes ``cap`` (the partial products C(N, i), i <= min(m - 1,
+    resolution) <= N / 2, only grow, so a huge count costs no big-number work)."""
+    N, k = resolution + m - 1, min(m - 1, resolution)
+    n = 1
+    for i in range(1, k + 1):
+        n = n * (N - i + 1) // i
+        if n > cap:
+            return cap + 1
+    return n
+
+
 def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
                 ) -> tuple[Callable[..., dict[str, np.ndarray]], tuple, str]:
     """What a SectionRequest computes, validated.
@@ -67,7 +79,17 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
     D = spec.dim
 
     def array(parent, name, field, ndim):
-        return read_array(limits, parent, name, field, ndim)
+        """A 1-d point (its length is the library's to check), or a 2-d stack of points:
+        k >= 1 rows of D."""
+        a = read_array(limits, parent, name, field, ndim)
+        if ndim == 2 and (a.shape[1] != D or a.shape[0] < 1):
+            raise InvalidArgument(f"{field}.shape", f"must be (k, D={D}) with k >= 1, got "
+                                                    f"{list(a.shape)}")
+        return a
+
+    def values(parent, name, field):
+        """A 1-d array of grid values (any length)."""
+        return read_array(limits, parent, name, field, 1)
 
     if which in ("line", "chain", "bezier"):
         msg = getattr(request, which)
@@ -89,7 +111,7 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
         res = int(request.simplex.resolution)
         if res < 1:
             raise InvalidArgument("simplex.resolution", f"must be >= 1, got {res}")
-        n = math.comb(res + V.shape[0] - 1, V.shape[0] - 1)
+        n = _grid_points(V.shape[0], res, limits.max_points)
         check_count(limits, "simplex.resolution", n)
         check_bytes("simplex.resolution", n * D * 8, limits.max_array_bytes,
                     "the grid's points would be this many bytes")
@@ -97,8 +119,8 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
     if which == "plane":
         msg = request.plane
         origin, d1, d2 = (array(msg, k, f"plane.{k}", 1) for k in ("origin", "d1", "d2"))
-        alpha = array(msg, "alpha", "plane.alpha", 1) if msg.HasField("alpha") else None
-        beta = array(msg, "beta", "plane.beta", 1) if msg.HasField("beta") else None
+        alpha = values(msg, "alpha", "plane.alpha") if msg.HasField("alpha") else None
+        beta = values(msg, "beta", "plane.beta") if msg.HasField("beta") else None
         resolution = int(msg.resolution) or 51
         n = alpha.size * beta.size if alpha is not None and beta is not None \
             else resolution**2
@@ -108,8 +130,8 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
                                not msg.raw_directions), which
     if which == "radial":
         msg = request.radial
-        origin, d1, d2, radii, angles = (array(msg, k, f"radial.{k}", 1) for k in
-                                         ("origin", "d1", "d2", "radii", "angles"))
+        origin, d1, d2 = (array(msg, k, f"radial.{k}", 1) for k in ("origin", "d1", "d2"))
+        radii, angles = (values(msg, k, f"radial.{k}") for k in ("radii", "angles"))
         check_count(limits, "radial", radii.size * angles.size)
         return radial_section, (spec, origin, d1, d2, radii, angles), which
     raise InvalidArgument("section", "give line, chain, bezier, simplex, plane or radial")

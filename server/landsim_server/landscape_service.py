@@ -39,10 +39,12 @@ from landsim.threads import kernel_threads
 
 from . import convert
 from .arrays import iter_chunks, to_ndarray
+from .decoding import add_checked_service
+from .descent_guard import DivergenceGuard
 from .errors import InvalidArgument, grpc_errors, invalid_argument_from
 from .landscape_sections import section_job
 from .landscape_store import LandscapeStore
-from .request_checks import check_bytes, check_count, checkpoint, read_points
+from .request_checks import check_bytes, check_count, check_id, checkpoint, read_points
 from .service_limits import ServiceLimits
 from .stream_evaluate import BufferPool, stream_evaluate
 
@@ -88,7 +90,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
             return fn(*args, **kwargs)
 
     async def _spec(self, context, landscape_id: str) -> LandscapeSpec:
-        LandscapeStore.check_id(landscape_id, "landscape_id")
+        check_id(landscape_id, "landscape_id")
         spec = self._store.cached(landscape_id)
         return spec if spec is not None else await self._call(context, self._store.spec,
                                                                landscape_id)
@@ -124,6 +126,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
 
     @grpc_errors
     async def GetLandscape(self, request, context):
+        check_id(request.id, "id")
         record = await self._call(context, self._store.get, request.id)
         spec = await self._call(context, self._store.spec, request.id) \
             if request.include_spec else None
@@ -138,6 +141,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
 
     @grpc_errors
     async def DeleteLandscape(self, request, context):
+        check_id(request.id, "id")
         await self._call(context, self._store.delete, request.id)
         return pb.DeleteLandscapeResponse()
 
@@ -258,6 +262,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
         loop = asyncio.get_running_loop()
         records: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
+        guard = DivergenceGuard("x0" if which == "x0" else "init.radius", stop, X0)
 
         def on_record(step, loss, radius, distance, argmin) -> bool:  # pool thread
             record = pb.DescentRecord(step=int(step), loss=to_ndarray(loss),
@@ -268,14 +273,18 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
 
         future = asyncio.ensure_future(self._call(
             context, descent.descend, spec, X0, config, seed=int(request.seed),
-            callback=lambda step, losses: not stop.is_set(), on_record=on_record))
+            callback=guard, on_record=on_record))
         future.add_done_callback(lambda _: records.put_nowait(None))  # after every record
         try:
             while (record := await records.get()) is not None:
                 yield pb.DescendResponse(record=record)
             traj = await future
+        except ValueError as exc:  # the library refused an overflowed iterate
+            raise guard.failure(exc) from exc
         finally:
             stop.set()
+        if (diverged := guard.error()) is not None:
+            raise diverged
         for name in ("final_x", "final_loss", "steps_taken", "reached", "reached_step"):
             for chunk in self._chunks(name, getattr(traj, name)):
                 checkpoint(context)
@@ -284,31 +293,15 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
 
 def add_landscape_service(server: grpc.aio.Server, store: LandscapeStore, executor: Executor,
                           limits: ServiceLimits | None = None) -> LandscapeServicer:
-    """Register a :class:`LandscapeServicer` on ``server`` and return it."""
+    """Register a :class:`LandscapeServicer` on ``server`` (with checked request
+    deserializers, :mod:`.decoding`) and return it."""
     servicer = LandscapeServicer(store, executor, limits)
-    capture = _CaptureHandlers()
-    landscape_pb2_grpc.add_LandscapeServiceServicer_to_server(servicer, capture)
-    handlers = dict(capture.handlers)
     # the bulk path reads point chunks and writes result chunks without protobuf copies
-    handlers["StreamEvaluate"] = grpc.stream_stream_rpc_method_handler(
+    bulk = grpc.stream_stream_rpc_method_handler(
         servicer.StreamEvaluate,
         request_deserializer=chunk_deserializer(pb.StreamEvaluateRequest, "points"),
         response_serializer=serialize_or_pass)
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME,
-                                                                          handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+    add_checked_service(server, landscape_pb2_grpc.add_LandscapeServiceServicer_to_server,
+                        servicer, pb.DESCRIPTOR.services_by_name["LandscapeService"],
+                        {"StreamEvaluate": bulk})
     return servicer
-
-
-class _CaptureHandlers:
-    """Stands in for a server to collect the generated method handlers."""
-
-    handlers: dict = {}
-
-    def add_generic_rpc_handlers(self, generic_handlers) -> None:
-        pass
-
-    def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
-        if service != SERVICE_NAME:
-            raise RuntimeError(f"unexpected service {service!r}")
-        self.handlers = handlers

@@ -6,6 +6,9 @@ Layout under ``data_dir``::
                                meta json)
     landscapes/<id>.npz        the spec (LandscapeSpec.save_npz, no pickles)
 
+Like everything the server stores, the directory is owner-only (0700) and the files are
+0600 (:mod:`landsim_server.db`).
+
 The id is derived from the spec's content (:func:`landscape_id`), so creating the same
 spec twice stores it once. The file's SHA-256 is kept in the row and verified whenever
 the file is loaded; a mismatch is :class:`~landsim_server.errors.DataLoss`. Loaded specs
@@ -165,7 +168,7 @@ class LandscapeStore:
             raise ValueError(f"cache_size must be >= 0, got {cache_size}")
         self.data_dir = Path(data_dir)
         self.files = self.data_dir / "landscapes"
-        self.files.mkdir(parents=True, exist_ok=True)
+        db.private_dir(self.files)  # 0700, as is the data directory
         self._conn = db.connect(self.data_dir)
         self._conn.executescript(_SCHEMA)
         self._lock = threading.RLock()
@@ -226,6 +229,7 @@ class LandscapeStore:
             if row is not None and self._path(id_).exists():
                 return self._record(row), False
             fd, tmp = tempfile.mkstemp(dir=self.files, prefix=f".{id_}.", suffix=".npz")
+            os.fchmod(fd, db.FILE_MODE)  # mkstemp makes it 0600 already: whatever the umask
             os.close(fd)
             try:
                 spec.save_npz(tmp)

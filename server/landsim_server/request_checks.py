@@ -9,6 +9,7 @@ Each raises the domain error the servicer's ``grpc_errors`` turns into a status:
 from __future__ import annotations
 
 import asyncio
+import re
 
 import grpc
 import numpy as np
@@ -20,7 +21,14 @@ from .errors import InvalidArgument, ResourceExhausted
 from .service_limits import ServiceLimits
 
 __all__ = ["checkpoint", "require", "check_count", "check_bytes", "read_array",
-           "read_points"]
+           "read_points", "ID_PATTERN", "check_id", "quoted"]
+
+#: The one form of a landscape or job id: 32 lowercase hex digits (a content hash or a
+#: ``uuid4().hex``). Nothing else can name a stored file, so ``..``, separators and NUL
+#: never reach a path.
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+#: Characters of a bad value quoted back in an error message.
+QUOTE_CHARS = 48
 
 
 def checkpoint(context: grpc.aio.ServicerContext) -> None:
@@ -34,6 +42,23 @@ def require(parent, name: str, field: str) -> None:
     """InvalidArgument naming ``field`` unless the message ``parent`` has field ``name``."""
     if not parent.HasField(name):
         raise InvalidArgument(field, "is required")
+
+
+def quoted(value: str, limit: int = QUOTE_CHARS) -> str:
+    """``repr(value)`` of at most ``limit`` characters of it, saying how long it was when
+    cut (an error never echoes a long value whole)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
+def check_id(value: str, field: str) -> str:
+    """``value`` if it has the id form (:data:`ID_PATTERN`), else InvalidArgument naming
+    ``field`` and quoting the value cut (:func:`quoted`)."""
+    if not isinstance(value, str) or ID_PATTERN.fullmatch(value) is None:
+        shown = quoted(value) if isinstance(value, str) else type(value).__name__
+        raise InvalidArgument(field, f"must be 32 lowercase hex digits, got {shown}")
+    return value
 
 
 def check_count(limits: ServiceLimits, field: str, n: int) -> None:

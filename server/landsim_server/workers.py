@@ -12,8 +12,11 @@ records progress (renewing the lease too) and raises to stop the run when the wo
 asked to stop (the job then goes back to the queue without using up an attempt). A job cancelled (or
 deleted, or requeued) while it runs ends its worker process at once, with status
 :data:`EXIT_JOB_LOST`, whatever the experiment is computing; the server replaces the
-worker (without counting a crash). A worker killed outright leaves its lease to
-expire; the job is then queued again, or FAILED after ``max_attempts`` starts.
+worker (without counting a crash). When a worker is killed outright, the server's
+supervisor sees the dead process and queues its job again at once, saying how the process
+ended (:func:`landsim_server.job_runtime.death_cause`); without a supervisor the job's
+lease expires and it is queued again then. After ``max_attempts`` such starts it is
+FAILED.
 
 Simulator workers take only toy jobs; the torch worker takes only real jobs, so torch is
 imported in that process alone and never in the server process.

