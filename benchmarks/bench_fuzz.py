@@ -38,12 +38,13 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _start(data_dir: str) -> tuple[subprocess.Popen, str]:
+def _start(data_dir: str, log) -> tuple[subprocess.Popen, str]:
+    # the log goes to a file: a pipe nobody reads fills up and blocks the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "landsim_server", "--port", "0", "--data-dir", data_dir,
          "--workers", "0", "--max-message-bytes", str(256 << 10), "--max-points", "5000",
          "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=log, text=True)
     line = proc.stdout.readline()
     if "listening on" not in line:
         proc.kill()
@@ -69,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as data_dir:
-        proc, address = _start(data_dir)
+    with tempfile.TemporaryDirectory() as data_dir, \
+            tempfile.TemporaryFile("w+") as log:
+        proc, address = _start(data_dir, log)
         try:
             with grpc.insecure_channel(address) as channel:
                 _wait_serving(channel)
@@ -85,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
                 stub.GetLandscape(pb.GetLandscapeRequest(id=land.id), timeout=10)
         finally:
             proc.terminate()
-            _, stderr = proc.communicate(timeout=60)
+            proc.communicate(timeout=60)
+            log.seek(0)
+            stderr = log.read()
     bad_log = [line for line in stderr.splitlines()
                if " ERROR " in line or line.startswith("ERROR") or "Traceback" in line]
     print(f"requests: {report.requests} in {report.seconds:.1f} s "

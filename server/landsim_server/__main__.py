@@ -15,6 +15,20 @@ from collections.abc import Sequence
 from .app import TOKEN_ENV, ServerOptions, serve
 
 
+def _byte_count(text: str) -> int:
+    """``"1G"`` -> 1073741824: an integer with an optional K, M or G suffix (powers of
+    1024)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    scale = units.get(text[-1:].upper(), 1)
+    digits = text[:-1] if scale > 1 else text
+    try:
+        return int(digits) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected bytes as an integer with an optional K, M or G suffix, got {text!r}"
+        ) from None
+
+
 def build_parser(prog: str = "python -m landsim_server") -> argparse.ArgumentParser:
     """The command line of the server; defaults are those of :class:`ServerOptions`."""
     d = ServerOptions()
@@ -41,7 +55,22 @@ def build_parser(prog: str = "python -m landsim_server") -> argparse.ArgumentPar
     p.add_argument("--max-points", type=int, default=d.max_points,
                    help="most points in one call (default: %(default)s)")
     p.add_argument("--max-concurrent-calls", type=int, default=d.max_concurrent_calls,
-                   help="calls at once; more get RESOURCE_EXHAUSTED (default: %(default)s)")
+                   help="short calls in progress at once; more wait in the queue "
+                        "(default: %(default)s)")
+    p.add_argument("--max-queued-calls", type=int, default=d.max_queued_calls,
+                   help="short calls waiting for a slot; more get RESOURCE_EXHAUSTED "
+                        "(default: %(default)s)")
+    p.add_argument("--queue-wait", type=float, default=d.queue_wait_s, dest="queue_wait_s",
+                   help="seconds a queued call waits at most (default: %(default)s)")
+    p.add_argument("--max-streams", type=int, default=d.max_streams,
+                   help="streaming calls open at once; more get RESOURCE_EXHAUSTED "
+                        "(default: %(default)s)")
+    p.add_argument("--max-memory", type=_byte_count, default=d.max_memory,
+                   help="memory budget of the calls in progress, in bytes; K, M, G "
+                        "suffixes (default: 1G)")
+    p.add_argument("--processes", type=int, default=d.processes,
+                   help="server processes on one port, sharing the data directory and one "
+                        "job supervisor (default: %(default)s)")
     p.add_argument("--threads", type=int, default=d.compute_threads, dest="compute_threads",
                    help="compute threads; 0 = one per CPU (default: %(default)s)")
     p.add_argument("--kernel-threads", type=int, default=d.kernel_threads,

@@ -101,7 +101,27 @@ class ServerOptions:
     max_points : int
         Most points in one call (see :class:`ServiceLimits`), >= 1.
     max_concurrent_calls : int
-        Calls in progress at once, >= 1; more get RESOURCE_EXHAUSTED.
+        Short (unary) calls in progress at once, >= 1; more wait in the queue.
+    max_queued_calls : int
+        Short calls that may wait for a slot, >= 0; past it, RESOURCE_EXHAUSTED at once
+        (with QuotaFailure and a retry hint).
+    queue_wait_s : float
+        Longest a queued short call waits for a slot before RESOURCE_EXHAUSTED, in
+        [0, 60].
+    max_streams : int
+        Streaming calls (WatchJob, Descend, Section, StreamEvaluate, GetJobResult) open at
+        once, >= 1; a separate cap from the short calls. Health and reflection are never
+        limited.
+    max_memory : int
+        Memory budget in bytes, >= 16 MiB: a call is admitted only when the bytes it
+        declares (its request, the arrays it decodes and the results it will build) fit
+        in what the calls in progress leave free.
+    processes : int
+        Server processes sharing the port (SO_REUSEPORT), the data directory and one job
+        supervisor, in [1, 64]; see :mod:`landsim_server.processes`.
+    job_supervisor : bool
+        Whether this process runs the job workers and their supervisor. With several
+        processes exactly one does; the others only serve calls.
     compute_threads : int
         Threads running library calls, >= 1; 0 means the number of CPUs.
     kernel_threads : int
@@ -124,6 +144,12 @@ class ServerOptions:
     max_message_bytes: int = 64 << 20  # 64 MiB; StreamEvaluate for larger batches
     max_points: int = 1 << 20
     max_concurrent_calls: int = 64
+    max_queued_calls: int = 64
+    queue_wait_s: float = 1.0
+    max_streams: int = 64
+    max_memory: int = 1 << 30  # 1 GiB
+    processes: int = 1
+    job_supervisor: bool = True
     compute_threads: int = 0  # one per CPU
     kernel_threads: int = 1  # parallelism across calls, not within one
     grace_s: float = 10.0
@@ -141,10 +167,15 @@ class ServerOptions:
         integer("max_message_bytes", 64 << 10, 2**31 - 1)
         integer("max_points", 1)
         integer("max_concurrent_calls", 1)
+        integer("max_queued_calls", 0)
+        integer("max_streams", 1)
+        integer("max_memory", 16 << 20)
+        integer("processes", 1, 64)
+        for flag in ("torch_worker", "job_supervisor"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
         integer("compute_threads", 0, 1024)
         integer("kernel_threads", 1, max_kernel_threads())
-        if not isinstance(self.torch_worker, bool):
-            raise ValueError(f"torch_worker must be a bool, got {self.torch_worker!r}")
         if self.token is not None and (not isinstance(self.token, str) or not self.token):
             raise ValueError("token must be a non-empty string or None")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -157,10 +188,11 @@ class ServerOptions:
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise ValueError("tls_client_ca (client certificates, mutual TLS) needs TLS: "
                              "give tls_cert and tls_key too")
-        grace = self.grace_s
-        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not (
-                math.isfinite(grace) and grace >= 0):
-            raise ValueError(f"grace_s must be a number in [0, inf[, got {grace!r}")
+        for name, high in (("grace_s", math.inf), ("queue_wait_s", 60.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and 0 <= value <= high):
+                raise ValueError(f"{name} must be a number in [0, {high:g}], got {value!r}")
 
     @classmethod
     def from_env(cls, **kwargs) -> ServerOptions:

@@ -55,6 +55,10 @@ class RuntimeSettings:
     max_restarts : int
         Restarts of a crashed worker slot before the supervisor gives up on it (a worker
         that ended itself to drop a cancelled job is replaced without counting).
+    supervise : bool
+        Whether this runtime starts workers and a supervisor at all. False in all but one
+        of several server processes sharing a data directory: those only store and serve
+        jobs, and the one supervising process runs them.
     """
 
     n_workers: int = 1
@@ -67,6 +71,7 @@ class RuntimeSettings:
     watch_poll_s: float = 0.05
     watch_max_s: float = 24 * 3600.0
     max_restarts: int = 100
+    supervise: bool = True
 
     def __post_init__(self) -> None:
         def integer(name: str, low: int, high: int) -> None:
@@ -91,13 +96,16 @@ class RuntimeSettings:
         real("watch_poll_s", 1e-3, 10.0)
         real("watch_max_s", 1.0, 7 * 24 * 3600.0)
         integer("max_restarts", 0, 10**6)
+        if not isinstance(self.supervise, bool):
+            raise ValueError(f"supervise must be a bool, got {self.supervise!r}")
 
     @classmethod
     def from_options(cls, options) -> RuntimeSettings:
         """Read the app's ServerOptions (any object; missing attributes keep defaults)."""
         names = {"n_workers": "n_workers", "torch_worker": "torch_worker",
                  "job_lease_s": "lease_s", "job_max_attempts": "max_attempts",
-                 "job_poll_s": "poll_s", "max_chunk_bytes": "max_chunk_bytes"}
+                 "job_poll_s": "poll_s", "max_chunk_bytes": "max_chunk_bytes",
+                 "job_supervisor": "supervise"}
         values = {field: getattr(options, opt) for opt, field in names.items()
                   if getattr(options, opt, None) is not None}
         message_cap = getattr(options, "max_message_bytes", None)
@@ -156,7 +164,7 @@ class JobRuntime:
         """Launch the worker processes and the supervisor (idempotent; not after stop)."""
         if self._closed:
             raise RuntimeError("this JobRuntime was stopped; make a new one")
-        if self._supervisor is not None:
+        if self._supervisor is not None or not self.settings.supervise:
             return
         self._stopping = False
         for kind in self._slot_kinds():
