@@ -13,7 +13,10 @@ One server carries:
   ``authorization: Bearer <token>``, else UNAUTHENTICATED), optional TLS and optional
   mutual TLS (``tls_client_ca``: every connection needs a client certificate signed by
   that CA; with a token too, calls need both);
-- a limit on concurrent calls, over which a call gets RESOURCE_EXHAUSTED at once.
+- admission control (:mod:`landsim_server.admission`): health and reflection are never
+  limited; short calls have slots and a bounded wait queue, streams their own cap, and
+  every call's declared bytes must fit a memory budget; a refused call gets
+  RESOURCE_EXHAUSTED with QuotaFailure and a retry hint.
 
 Use :func:`start_server` in tests (port 0 picks a free port; ``await running.ready``
 waits for SERVING) and :func:`serve` for the command line (it prints
@@ -47,6 +50,7 @@ from landsim.spec import random_landscape
 from landsim.threads import max_kernel_threads, set_kernel_threads
 
 from . import db
+from .admission import OPEN_METHOD_PREFIXES, Admission, AdmissionInterceptor, AdmissionLimits
 from .job_runtime import JobRuntime
 from .job_service import add_job_service
 from .landscape_service import SERVICE_NAME, add_landscape_service
@@ -60,11 +64,6 @@ __all__ = ["ServerOptions", "RunningServer", "BearerTokenInterceptor", "start_se
 TOKEN_ENV = "LANDSIM_TOKEN"
 #: Full name of the job service.
 JOB_SERVICE_NAME = jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
-#: Methods callable without a token: health checks and server reflection, so that load
-#: balancers and generic tools (grpcurl, other lab services) can probe and discover the API.
-OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",
-                        "/grpc.reflection.v1alpha.ServerReflection/",
-                        "/grpc.reflection.v1.ServerReflection/")
 
 _log = logging.getLogger(__name__)
 
@@ -202,10 +201,20 @@ class ServerOptions:
         return cls(**kwargs)
 
     def limits(self) -> ServiceLimits:
-        """The per-call caps of the landscape service."""
+        """The per-call caps of the landscape service (no single array may exceed the
+        memory budget)."""
         return ServiceLimits(max_points=self.max_points,
                              max_message_bytes=self.max_message_bytes,
+                             max_array_bytes=min(ServiceLimits.max_array_bytes,
+                                                 self.max_memory // 2),
                              chunk_bytes=min(1 << 20, self.max_message_bytes // 4))
+
+    def admission_limits(self) -> AdmissionLimits:
+        """The admission control's limits."""
+        return AdmissionLimits(max_calls=self.max_concurrent_calls,
+                               max_queued=self.max_queued_calls,
+                               queue_wait_s=self.queue_wait_s,
+                               max_streams=self.max_streams, max_memory=self.max_memory)
 
 
 # ---------------------------------------------------------------------- allocator
@@ -315,6 +324,7 @@ class RunningServer:
     executor: ThreadPoolExecutor
     jobs: JobRuntime
     ready: asyncio.Task = dataclasses.field(repr=False)
+    admission: Admission | None = None
     _stopped: bool = False
 
     @property
@@ -372,11 +382,14 @@ async def start_server(options: ServerOptions) -> RunningServer:
     _tune_allocator()
     db.secure_data_dir(options.data_dir)  # 0700: jobs and results are the owner's only
     cap = options.max_message_bytes
+    admission = Admission(options.admission_limits())
+    # the token first: a call without one never takes a slot
+    interceptors = ([BearerTokenInterceptor(options.token)] if options.token else []) + [
+        AdmissionInterceptor(admission)]
     server = grpc.aio.server(
-        interceptors=[BearerTokenInterceptor(options.token)] if options.token else None,
+        interceptors=interceptors,
         options=[("grpc.max_receive_message_length", cap),
-                 ("grpc.max_send_message_length", cap)],
-        maximum_concurrent_rpcs=options.max_concurrent_calls)
+                 ("grpc.max_send_message_length", cap)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, JOB_SERVICE_NAME):
@@ -406,7 +419,8 @@ async def start_server(options: ServerOptions) -> RunningServer:
     await server.start()
     await jobs.start()
     ready = asyncio.create_task(_warm_then_serve(health_servicer, executor))
-    return RunningServer(server, port, options, health_servicer, store, executor, jobs, ready)
+    return RunningServer(server, port, options, health_servicer, store, executor, jobs, ready,
+                         admission)
 
 
 async def serve(options: ServerOptions, out=None) -> int:

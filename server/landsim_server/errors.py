@@ -10,7 +10,8 @@ statuses with the standard rich details (``google.rpc.Status`` in the
   is wrong with it);
 - :class:`NotFound` -> NOT_FOUND with ``ResourceInfo`` (type and id of the missing thing);
 - :class:`ResourceExhausted` -> RESOURCE_EXHAUSTED with ``QuotaFailure`` (subject = the
-  field) and ``ErrorInfo`` (metadata ``field``, ``limit``, ``got``);
+  field) and ``ErrorInfo`` (metadata ``field``, ``limit``, ``got``), plus ``RetryInfo``
+  when the refusal is transient (the server is busy);
 - :class:`DataLoss` -> DATA_LOSS with ``ResourceInfo``.
 
 The wire codec's own errors (:class:`landsim_wire.errors.WireError`, a malformed array,
@@ -32,7 +33,7 @@ from collections.abc import Iterator
 
 import grpc
 import grpc.aio
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from landsim_wire.errors import WireError, WireLimitError
@@ -144,16 +145,22 @@ class ResourceExhausted(ServiceError):
         What the request asked for.
     description : str, optional
         Extra advice (e.g. "use StreamEvaluate").
+    retry_after_s : float or None, optional
+        For a transient refusal (the server is busy): seconds after which a retry may
+        succeed, sent as ``google.rpc.RetryInfo``. None (a request that can never fit):
+        no RetryInfo.
     """
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
-    def __init__(self, field: str, limit: float, got: float, description: str = "") -> None:
+    def __init__(self, field: str, limit: float, got: float, description: str = "",
+                 retry_after_s: float | None = None) -> None:
         text = f"{field}: {got} exceeds the server limit of {limit}"
         super().__init__(text + (f"; {description}" if description else ""))
         self.field = field
         self.limit = limit
         self.got = got
+        self.retry_after_s = retry_after_s
 
     def details(self) -> list:
         return [
@@ -162,7 +169,10 @@ class ResourceExhausted(ServiceError):
             error_details_pb2.ErrorInfo(reason="LIMIT_EXCEEDED", domain=ERROR_DOMAIN,
                                         metadata={"field": self.field, "limit": str(self.limit),
                                                   "got": str(self.got)}),
-        ]
+        ] + ([] if self.retry_after_s is None else [error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(
+                seconds=int(self.retry_after_s),
+                nanos=int(round((self.retry_after_s % 1) * 1e9))))])
 
 
 class DataLoss(ServiceError):

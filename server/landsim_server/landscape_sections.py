@@ -17,6 +17,7 @@ import numpy as np
 from landsim import geometry, paths, sections
 from landsim.spec import LandscapeSpec
 
+from .admission import charge_memory
 from .arrays import from_ndarray
 from .errors import InvalidArgument
 from .request_checks import check_bytes, check_count, read_array
@@ -96,6 +97,7 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
         t, n = _sampling(limits, msg.sampling, f"{which}.sampling")
         check_bytes(f"{which}.sampling", n * D * 8, limits.max_array_bytes,
                     "the sampled path's points would be this many bytes")
+        charge_memory(f"{which}.sampling", 2 * n * D * 8)
         if which == "line":
             ends = [array(msg, k, f"line.{k}", 1) for k in ("a", "b")]
             build = paths.line
@@ -115,6 +117,7 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
         check_count(limits, "simplex.resolution", n)
         check_bytes("simplex.resolution", n * D * 8, limits.max_array_bytes,
                     "the grid's points would be this many bytes")
+        charge_memory("simplex.resolution", 2 * n * D * 8)
         return simplex_section, (spec, V, res), which
     if which == "plane":
         msg = request.plane
@@ -125,6 +128,7 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
         n = alpha.size * beta.size if alpha is not None and beta is not None \
             else resolution**2
         check_count(limits, "plane", n)
+        charge_memory("plane", 2 * n * D * 8)
         extent = msg.extent if msg.HasField("extent") else 1.0
         return plane_section, (spec, origin, d1, d2, extent, resolution, alpha, beta,
                                not msg.raw_directions), which
@@ -133,6 +137,7 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
         origin, d1, d2 = (array(msg, k, f"radial.{k}", 1) for k in ("origin", "d1", "d2"))
         radii, angles = (values(msg, k, f"radial.{k}") for k in ("radii", "angles"))
         check_count(limits, "radial", radii.size * angles.size)
+        charge_memory("radial", 2 * radii.size * angles.size * D * 8)
         return radial_section, (spec, origin, d1, d2, radii, angles), which
     raise InvalidArgument("section", "give line, chain, bezier, simplex, plane or radial")
 

@@ -38,6 +38,7 @@ from landsim.spec import LandscapeSpec
 from landsim.threads import kernel_threads
 
 from . import convert
+from .admission import charge_memory
 from .arrays import iter_chunks, to_ndarray
 from .decoding import add_checked_service
 from .descent_guard import DivergenceGuard
@@ -155,6 +156,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
             B * spec.n_wedges * 8 if request.want_wedge_losses else 0)
         self._bytes("points", out_bytes + 4096, self.limits.max_message_bytes,
                     "the response would exceed the message limit; use StreamEvaluate")
+        charge_memory("points", 2 * out_bytes)  # the arrays and their message
         ev = await self._kernel(context, X.size, geometry.evaluate, spec, X,
                                 grad=request.want_gradient)
         out = pb.EvaluateResponse(losses=to_ndarray(ev.loss), argmin=to_ndarray(ev.argmin))
@@ -190,6 +192,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
         X = self._points(request, "points", "points", spec)
         self._bytes("points", X.shape[0] * spec.dim * 8 + 4096, self.limits.max_message_bytes,
                     "the response would exceed the message limit; send fewer points")
+        charge_memory("points", 2 * X.shape[0] * spec.dim * 8)
         which = request.WhichOneof("target")
         if which == "wedge":
             with invalid_argument_from("wedge"):
@@ -245,6 +248,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
             init = request.init
             self._count("init.n", init.n)
             self._bytes("init.n", init.n * spec.dim * 8, self.limits.max_array_bytes)
+            charge_memory("init.n", init.n * spec.dim * 8)
             with invalid_argument_from("init"):
                 X0 = await self._call(context, descent.init_at_radius, spec.dim, init.radius,
                                       int(init.n), seed=int(init.seed))
@@ -256,6 +260,7 @@ class LandscapeServicer(landscape_pb2_grpc.LandscapeServiceServicer):
                     "steps * B * D of one Descend call")
         self._bytes("x0", 4 * B * 8 + 4096, self.limits.max_message_bytes,
                     "a trajectory record would exceed the message limit")
+        charge_memory("x0", 3 * B * spec.dim * 8)  # iterate, gradient, momentum
         # The descent runs in the pool and hands each record to this coroutine as it is
         # made (thread -> event loop queue); when the call ends early (cancelled, deadline,
         # client gone) the flag stops the descent at its next step.

@@ -31,6 +31,7 @@ from landsim_wire.v1 import landscape_pb2 as pb
 from landsim import geometry
 from landsim.spec import LandscapeSpec
 
+from .admission import charge_memory
 from .arrays import FLOAT_DTYPES, RowReader, check_finite, iter_encoded_chunks
 from .errors import InvalidArgument
 from .request_checks import check_count, checkpoint
@@ -157,10 +158,15 @@ async def stream_evaluate(requests: AsyncIterator, header, spec: LandscapeSpec,
             raise InvalidArgument("points.shape", f"must be (B, D={spec.dim}) with "
                                                   f"B >= 1, got {[B, D]}")
         check_count(limits, "points", B)
+        # the blocks in the pool and the one filling, with their results
+        rows = min(B, block * (BLOCKS_IN_FLIGHT + 1))
+        charge_memory("points", rows * D * 8 * (2 if header.want_gradient else 1)
+                      + rows * 16 + (rows * spec.n_wedges * 8 if header.want_wedge_losses
+                                     else 0))
 
+    block = max(1, limits.block_floats // spec.dim)
     reader = RowReader("points", FLOAT_DTYPES, limits.max_array_bytes, ndim=2,
                        on_header=check_shape)
-    block = max(1, limits.block_floats // spec.dim)
     evaluate = functools.partial(evaluate_block, spec, header.want_gradient,
                                  header.want_wedge_losses)
     # gradients of axis landscapes go into recycled buffers (pages touched once)

@@ -520,44 +520,27 @@ def test_restart_keeps_landscapes_and_detects_damage(tmp_path):
         assert code == grpc.StatusCode.DATA_LOSS and "SHA-256" in status.message
 
 
-def test_auth_and_concurrency_limit(tmp_path):
-    with ServerThread(data_dir=str(tmp_path), token="s3cret", max_concurrent_calls=1) as srv:
+def test_auth_and_stream_limit(tmp_path):
+    """Calls without a valid token are UNAUTHENTICATED and never take a slot; health and
+    reflection need no token and are never limited; an open stream counts against the
+    stream cap, not against the short calls."""
+    with ServerThread(data_dir=str(tmp_path), token="s3cret", max_concurrent_calls=1,
+                      max_queued_calls=0, max_streams=1) as srv:
         with _channel(srv.address) as ch:
             stub = landscape_pb2_grpc.LandscapeServiceStub(ch)
             request = pb.CreateLandscapeRequest(random=_random())
             for metadata in [None, [("authorization", "Bearer wrong")],
                              [("authorization", "s3cret")]]:
-                for _ in range(100):  # the previous call may still hold the one slot
-                    with pytest.raises(grpc.RpcError) as info:
-                        stub.CreateLandscape(request, metadata=metadata)
-                    if info.value.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
-                        break
-                    threading.Event().wait(0.02)
+                with pytest.raises(grpc.RpcError) as info:
+                    stub.CreateLandscape(request, metadata=metadata)
                 assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-            # reflection needs no token either (read to the end of the stream, so that
-            # its call slot is free again; the retry loop below absorbs any lag)
             refl = reflection_pb2_grpc.ServerReflectionStub(ch)
-            for _ in range(100):  # the last refused call may still hold the one slot
-                try:
-                    listed = list(refl.ServerReflectionInfo(iter([
-                        reflection_pb2.ServerReflectionRequest(list_services="")])))
-                    break
-                except grpc.RpcError as exc:  # only "the slot is still taken" is expected
-                    assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-                    threading.Event().wait(0.02)
+            listed = list(refl.ServerReflectionInfo(iter([
+                reflection_pb2.ServerReflectionRequest(list_services="")])))
             assert "landsim.v1.LandscapeService" in {
                 svc.name for svc in listed[0].list_services_response.service}
             auth = [("authorization", "Bearer s3cret")]
-            for _ in range(100):
-                try:
-                    lid = stub.CreateLandscape(request, metadata=auth).id
-                    break
-                except grpc.RpcError as exc:  # only "the slot is still taken" is expected
-                    assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-                    threading.Event().wait(0.02)
-            health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
-            assert health.status == health_pb2.HealthCheckResponse.SERVING  # no token needed
-            # hold the only call slot with an open stream, then ask for another call
+            lid = stub.CreateLandscape(request, metadata=auth).id
             gate = threading.Event()
 
             def held():
@@ -566,29 +549,30 @@ def test_auth_and_concurrency_limit(tmp_path):
 
             stream = stub.StreamEvaluate(held(), metadata=auth)
             try:
-                for _ in range(50):  # until the server has taken the first call
-                    try:
-                        stub.GetLandscape(pb.GetLandscapeRequest(id=lid), metadata=auth,
-                                          timeout=5)
-                    except grpc.RpcError as exc:
-                        assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                for _ in range(100):  # until the server has taken the stream
+                    if srv.running.admission.streams == 1:
                         break
-                    threading.Event().wait(0.05)
-                else:
-                    pytest.fail("the second call was never rejected")
+                    threading.Event().wait(0.02)
+                assert srv.running.admission.streams == 1
+                # short calls and health still pass; a second stream is refused at once
+                assert stub.GetLandscape(pb.GetLandscapeRequest(id=lid), metadata=auth,
+                                         timeout=5).id == lid
+                health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
+                assert health.status == health_pb2.HealthCheckResponse.SERVING
+                code, status = _fails(lambda: list(stub.Descend(
+                    pb.DescendRequest(landscape_id=lid), metadata=auth, timeout=5)))
+                assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert _detail(status, error_details_pb2.QuotaFailure).violations[
+                    0].subject == "open streams"
+                assert _detail(status, error_details_pb2.RetryInfo).retry_delay.seconds == 1
             finally:
                 gate.set()
                 stream.cancel()
-            for _ in range(100):  # the slot is free again once the server saw the cancel
-                try:
-                    assert stub.GetLandscape(pb.GetLandscapeRequest(id=lid),
-                                             metadata=auth).id == lid
+            for _ in range(100):  # the stream slot is free again once the server saw it end
+                if srv.running.admission.streams == 0:
                     break
-                except grpc.RpcError as exc:
-                    assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-                    threading.Event().wait(0.05)
-            else:
-                pytest.fail("the server did not accept calls again after the stream ended")
+                threading.Event().wait(0.02)
+            assert srv.running.admission.streams == 0 and srv.running.admission.calls == 0
 
 
 # ---------------------------------------------------------------------- TLS
