@@ -63,6 +63,10 @@ class AdmissionLimits:
         Streaming calls open at once, >= 1.
     max_memory : int
         Bytes the calls in progress may declare in all, >= 1 MiB.
+    max_lag_s : float
+        Event-loop lag over which new short calls are refused at once (load shedding),
+        in ]0, 10]: when more callers arrive than the loop can serve, gRPC queues them
+        ahead of health checks, and the lag is what tells.
     """
 
     max_calls: int = 64
@@ -70,6 +74,7 @@ class AdmissionLimits:
     queue_wait_s: float = 1.0
     max_streams: int = 64
     max_memory: int = 1 << 30
+    max_lag_s: float = 0.02
 
     def __post_init__(self) -> None:
         for name, low in (("max_calls", 1), ("max_queued", 0), ("max_streams", 1),
@@ -81,6 +86,10 @@ class AdmissionLimits:
         if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not (
                 math.isfinite(wait) and 0 <= wait <= 60):
             raise ValueError(f"queue_wait_s must be a number in [0, 60], got {wait!r}")
+        lag = self.max_lag_s
+        if isinstance(lag, bool) or not isinstance(lag, (int, float)) or not (
+                math.isfinite(lag) and 0 < lag <= 10):
+            raise ValueError(f"max_lag_s must be a number in ]0, 10], got {lag!r}")
 
     @property
     def retry_call_s(self) -> float:
@@ -150,6 +159,22 @@ class Admission:
         self.memory_used = 0
         self._queue: deque[asyncio.Future] = deque()
         self.refused = 0  # calls refused so far (any reason)
+        self.lag_s = 0.0  # recent event-loop lag (see monitor_lag)
+
+    async def monitor_lag(self, interval_s: float = 0.005) -> None:
+        """Measure the event loop's lag for ever (run as a task): how late a short sleep
+        wakes, averaged over about ten ticks, so that one long pause (a compile, a garbage
+        collection) does not shed calls but a loop that stays behind does."""
+        loop = asyncio.get_running_loop()
+        while True:
+            began = loop.time()
+            await asyncio.sleep(interval_s)
+            late = loop.time() - began - interval_s
+            self.lag_s += 0.1 * (min(late, 1.0) - self.lag_s)
+
+    def overloaded(self) -> bool:
+        """Whether the event loop lags more than ``max_lag_s`` (shed new short calls)."""
+        return self.lag_s > self.limits.max_lag_s
 
     # ------------------------------------------------------------------ short calls
     def short_full(self) -> bool:
@@ -272,11 +297,19 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
                                  else self._stream_unary_behavior(inner))
         if self.admission.short_full():  # refuse before decoding the request
             return grpc.unary_unary_rpc_method_handler(self._refuse_now)
+        if self.admission.overloaded():
+            return grpc.unary_unary_rpc_method_handler(self._shed_now)
         return _handler_like(handler, self._unary_behavior(handler.unary_unary))
 
     async def _refuse_now(self, request, context):
         await context.abort_with_status(self.admission._refuse_call(
             "all call slots and the wait queue are taken").to_status())
+
+    async def _shed_now(self, request, context):
+        adm = self.admission
+        await context.abort_with_status(adm._refuse_call(
+            f"the server is overloaded (event loop {adm.lag_s * 1e3:.0f} ms behind, over "
+            f"{adm.limits.max_lag_s * 1e3:.0f} ms)").to_status())
 
     def _unary_behavior(self, inner):
         admission = self.admission

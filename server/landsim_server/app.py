@@ -325,6 +325,7 @@ class RunningServer:
     jobs: JobRuntime
     ready: asyncio.Task = dataclasses.field(repr=False)
     admission: Admission | None = None
+    lag_monitor: asyncio.Task | None = dataclasses.field(default=None, repr=False)
     _stopped: bool = False
 
     @property
@@ -340,6 +341,8 @@ class RunningServer:
         self._stopped = True
         grace = self.options.grace_s if grace_s is None else grace_s
         self.ready.cancel()
+        if self.lag_monitor is not None:
+            self.lag_monitor.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.jobs.stop(grace)
@@ -419,8 +422,9 @@ async def start_server(options: ServerOptions) -> RunningServer:
     await server.start()
     await jobs.start()
     ready = asyncio.create_task(_warm_then_serve(health_servicer, executor))
+    lag_monitor = asyncio.create_task(admission.monitor_lag(), name="loop-lag")
     return RunningServer(server, port, options, health_servicer, store, executor, jobs, ready,
-                         admission)
+                         admission, lag_monitor)
 
 
 async def serve(options: ServerOptions, out=None) -> int:
