@@ -4,7 +4,8 @@
 (``timeout`` seconds, per attempt); idempotent calls (Get/List, CreateLandscape whose id
 is content-derived, Evaluate, StreamEvaluate, Project, Intersect, Section, GetJobResult,
 CancelJob, and CreateJob because it always carries a request_id) are retried with
-exponential backoff and jitter on UNAVAILABLE and DEADLINE_EXCEEDED, a bounded number of
+exponential backoff and jitter on UNAVAILABLE and DEADLINE_EXCEEDED (and on a
+RESOURCE_EXHAUSTED that carries a ``RetryInfo`` delay: the server was busy), a bounded number of
 times (:class:`RetryPolicy`); DeleteLandscape, DeleteJob and Descend are not retried once
 they may have run. Failures raise the typed exceptions of :mod:`landsim_client.errors`
 with the server's details decoded.
@@ -204,9 +205,13 @@ class Client(LandscapeCalls, JobCalls):
             except WireError as exc:
                 raise LandsimError(f"malformed answer from the server: {exc}", method=method,
                                    code=grpc.StatusCode.INTERNAL) from None
-            if attempt == attempts or error.code not in self.retry.codes:
+            # a busy server's refusal says when to come back (RetryInfo)
+            busy = error.code == grpc.StatusCode.RESOURCE_EXHAUSTED and \
+                error.retry_after_s is not None
+            if attempt == attempts or not (busy or error.code in self.retry.codes):
                 raise error
-            time.sleep(self.retry.backoff(attempt))
+            time.sleep(max(self.retry.backoff(attempt),
+                           min(error.retry_after_s or 0.0, self.retry.max_backoff_s)))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _unary(self, method: str, stub_method, request, *, idempotent: bool,

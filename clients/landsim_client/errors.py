@@ -60,6 +60,9 @@ class LandsimError(Exception):
     field_violations, quota_violations, precondition_violations : list of tuple
     resource : tuple of (str, str) or None
     error_info : tuple of (str, str, dict) or None
+    retry_after_s : float or None
+        The server's ``RetryInfo`` delay: the refusal is transient (the server is busy)
+        and a retry after that many seconds may pass.
     """
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
@@ -77,6 +80,7 @@ class LandsimError(Exception):
         self.precondition_violations: list[tuple[str, str, str]] = []
         self.resource: tuple[str, str] | None = None
         self.error_info: tuple[str, str, dict] | None = None
+        self.retry_after_s: float | None = None
         for d in self.details:
             kind = type(d).__name__
             if kind == "BadRequest":
@@ -90,6 +94,8 @@ class LandsimError(Exception):
                 self.resource = (d.resource_type, d.resource_name)
             elif kind == "ErrorInfo":
                 self.error_info = (d.reason, d.domain, dict(d.metadata))
+            elif kind == "RetryInfo":
+                self.retry_after_s = d.retry_delay.seconds + d.retry_delay.nanos / 1e9
 
     @property
     def field(self) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, duration_pb2, message_factory
 
 __all__ = ["status_classes", "health_messages", "serving_status_name",
            "HEALTH_CHECK_METHOD", "SERVING_STATUS_NAMES"]
@@ -52,6 +52,7 @@ _DETAILS = {
                      ("resource_name", 2, _S, False, None), ("owner", 3, _S, False, None),
                      ("description", 4, _S, False, None)],
     "LocalizedMessage": [("locale", 1, _S, False, None), ("message", 2, _S, False, None)],
+    "RetryInfo": [("retry_delay", 1, _MSG, False, ".google.protobuf.Duration")],
     "Status": [("code", 1, _I32, False, None), ("message", 2, _S, False, None),
                ("details", 3, _MSG, True, ".google.protobuf.Any")],
 }
@@ -82,9 +83,11 @@ def _add_messages(file: descriptor_pb2.FileDescriptorProto, spec: dict) -> None:
 def _pool() -> descriptor_pool.DescriptorPool:
     pool = descriptor_pool.DescriptorPool()
     pool.AddSerializedFile(any_pb2.DESCRIPTOR.serialized_pb)
+    pool.AddSerializedFile(duration_pb2.DESCRIPTOR.serialized_pb)
     rpc = descriptor_pb2.FileDescriptorProto(name="landsim_client/google_rpc.proto",
                                              package="google.rpc", syntax="proto3",
-                                             dependency=["google/protobuf/any.proto"])
+                                             dependency=["google/protobuf/any.proto",
+                                                         "google/protobuf/duration.proto"])
     _add_messages(rpc, _DETAILS)
     pool.Add(rpc)
     health = descriptor_pb2.FileDescriptorProto(name="landsim_client/grpc_health.proto",

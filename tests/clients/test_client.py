@@ -453,3 +453,50 @@ def test_tls_with_a_self_signed_root_certificate(make_server, tmp_path):
                 retry=RetryPolicy(max_attempts=1)) as plain:
         with pytest.raises(Unavailable):  # plaintext against a TLS port
             plain.get_landscape(lid)
+
+
+class _Refusal(grpc.RpcError):
+    """A RESOURCE_EXHAUSTED as the server sends it (status details in the trailer)."""
+
+    def __init__(self, retry_after_s):
+        from landsim_server.errors import ResourceExhausted
+        self._status = ResourceExhausted("concurrent calls", 64, 65,
+                                         retry_after_s=retry_after_s).to_status()
+
+    def code(self):
+        return self._status.code
+
+    def details(self):
+        return self._status.details
+
+    def trailing_metadata(self):
+        return self._status.trailing_metadata
+
+
+def test_a_busy_refusal_with_retry_info_is_retried_after_its_delay(monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(client_module.time, "sleep", sleeps.append)
+    policy = RetryPolicy(max_attempts=4, initial_backoff_s=0.01, max_backoff_s=2.0)
+    with Client(f"127.0.0.1:{free_port()}", retry=policy) as client:
+        outcomes = [_Refusal(0.5), _Refusal(0.5), "answer"]
+
+        def call(deadline):
+            outcome = outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+        assert client._call("Evaluate", call, idempotent=True) == "answer"
+        assert len(sleeps) == 2 and all(s >= 0.5 for s in sleeps)
+        sleeps.clear()
+        # without RetryInfo (the request can never fit) it is raised at once
+        with pytest.raises(landsim_client.LandsimError) as info:
+            client._call("Evaluate", lambda d: (_ for _ in ()).throw(_Refusal(None)),
+                         idempotent=True)
+        assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and sleeps == []
+        assert info.value.retry_after_s is None
+        # nor is a call that is not idempotent retried
+        with pytest.raises(landsim_client.LandsimError):
+            client._call("Descend", lambda d: (_ for _ in ()).throw(_Refusal(0.5)),
+                         idempotent=False)
+        assert sleeps == []
