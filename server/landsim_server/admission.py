@@ -74,7 +74,7 @@ class AdmissionLimits:
     queue_wait_s: float = 1.0
     max_streams: int = 64
     max_memory: int = 1 << 30
-    max_lag_s: float = 0.02
+    max_lag_s: float = 0.05
 
     def __post_init__(self) -> None:
         for name, low in (("max_calls", 1), ("max_queued", 0), ("max_streams", 1),
@@ -307,9 +307,12 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
 
     async def _shed_now(self, request, context):
         adm = self.admission
-        await context.abort_with_status(adm._refuse_call(
-            f"the server is overloaded (event loop {adm.lag_s * 1e3:.0f} ms behind, over "
-            f"{adm.limits.max_lag_s * 1e3:.0f} ms)").to_status())
+        adm.refused += 1
+        limit_ms, lag_ms = round(adm.limits.max_lag_s * 1e3), round(adm.lag_s * 1e3)
+        await context.abort_with_status(ResourceExhausted(
+            "event loop lag (ms)", limit_ms, lag_ms,
+            "the server is overloaded and sheds new calls until it catches up; retry later",
+            retry_after_s=adm.limits.retry_call_s).to_status())
 
     def _unary_behavior(self, inner):
         admission = self.admission

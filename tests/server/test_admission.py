@@ -223,6 +223,8 @@ def test_a_lagging_event_loop_sheds_new_short_calls_but_not_health():
                     await ch.unary_unary(f"/{SERVICE}/Hold")(b"", timeout=5)
                 assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
                 assert "overloaded" in info.value.details()
+                assert _details(info.value)["QuotaFailure"].violations[0].subject == \
+                    "event loop lag (ms)"
                 assert {"QuotaFailure", "RetryInfo"} <= set(_details(info.value))
                 await _healthy(ch)
                 admission.lag_s = 0.0
