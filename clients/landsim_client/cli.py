@@ -2,7 +2,8 @@
 
 Global options come before the subcommand::
 
-    landsim-client [--target HOST:PORT] [--token TOKEN] [--tls-ca PEM] [--timeout S] CMD ...
+    landsim-client [--target HOST:PORT] [--token TOKEN] [--tls-ca PEM]
+                   [--tls-client-cert PEM --tls-client-key PEM] [--timeout S] CMD ...
 
 ``--target`` defaults to ``$LANDSIM_TARGET`` or ``127.0.0.1:50051``, ``--token`` to
 ``$LANDSIM_TOKEN``. Subcommands:
@@ -258,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use TLS, trusting the root certificate(s) in this file")
     p.add_argument("--tls", action="store_true",
                    help="use TLS with the system's root certificates")
+    p.add_argument("--tls-client-cert", default=None, metavar="PEM",
+                   help="mutual TLS: this client certificate (with --tls-client-key)")
+    p.add_argument("--tls-client-key", default=None, metavar="PEM",
+                   help="mutual TLS: the client certificate's private key")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                    help="deadline of one call in seconds (default: %(default)s)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -367,7 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = sys.stderr
     try:
         tls = args.tls_ca if args.tls_ca else bool(args.tls)
-        with Client(args.target, token=args.token, tls=tls, timeout=args.timeout) as client:
+        with Client(args.target, token=args.token, tls=tls, timeout=args.timeout,
+                    tls_client_cert=args.tls_client_cert,
+                    tls_client_key=args.tls_client_key) as client:
             return args.func(args, client, sys.stdout)
     except LandsimError as exc:
         print(f"error: {exc.code.name}: {exc.message}", file=err)

@@ -211,3 +211,19 @@ def test_serve_with_tls_client_ca_on_the_command_line(pki, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_command_line_client_presents_a_client_certificate(server, pki, capsys):
+    from landsim_client.cli import main as client_main
+
+    cert, key = pki["client"]
+    base = ["--target", server.address, "--token", TOKEN, "--tls-ca", str(pki["ca"]),
+            "--timeout", "3"]
+    assert client_main(base + ["--tls-client-cert", str(cert), "--tls-client-key", str(key),
+                               "list"]) == 0
+    capsys.readouterr()
+    assert client_main(base + ["list"]) == 1  # no certificate: the handshake fails
+    assert "UNAVAILABLE" in capsys.readouterr().err
+    assert client_main(["--target", server.address, "--tls-client-cert", str(cert),
+                        "--tls-client-key", str(key), "list"]) == 2  # certificate needs TLS
+    assert "tls" in capsys.readouterr().err
