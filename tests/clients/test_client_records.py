@@ -154,7 +154,8 @@ def _trailer() -> tuple:
                                                                 subject="j", description="d")]),
             error_details_pb2.QuotaFailure(violations=[
                 error_details_pb2.QuotaFailure.Violation(subject="plane", description="q")]),
-            error_details_pb2.RetryInfo()):  # not decoded by the light client: kept as Any
+            error_details_pb2.RetryInfo(retry_delay={"seconds": 1, "nanos": 500_000_000}),
+            error_details_pb2.Help()):  # not decoded by the light client: kept as Any
         status.details.add().Pack(detail)
     return ((client_errors.DETAILS_KEY, status.SerializeToString()),)
 
@@ -162,12 +163,13 @@ def _trailer() -> tuple:
 def test_error_details_decode_the_same_without_googleapis_common_protos():
     standard = client_errors._decode_details(_trailer(), standard=True)
     light = client_errors._decode_details(_trailer(), standard=False)
-    assert [type(d).__name__ for d in light] == [type(d).__name__ for d in standard][:5] + [
+    assert [type(d).__name__ for d in light] == [type(d).__name__ for d in standard][:6] + [
         "Any"]
     a = LandsimError("bad", standard, code=grpc.StatusCode.INVALID_ARGUMENT)
     b = LandsimError("bad", light, code=grpc.StatusCode.INVALID_ARGUMENT)
+    assert a.retry_after_s == b.retry_after_s == 1.5
     for attr in ("field_violations", "quota_violations", "precondition_violations",
-                 "resource", "error_info"):
+                 "resource", "error_info", "retry_after_s"):
         assert getattr(a, attr) == getattr(b, attr), attr
     assert b.field == "points.shape" and b.error_info[2] == {"got": "9", "limit": "4"}
     assert b.detail_lines() == a.detail_lines()
