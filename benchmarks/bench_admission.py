@@ -10,6 +10,7 @@ Exit status 1 if a call ended with another code, a refusal lacked QuotaFailure, 
 health check took 50 ms or more or did not answer SERVING.
 
     python benchmarks/bench_admission.py [--callers 128] [--seconds 15] [--procs 4]
+                                         [--max-lag SECONDS]
 """
 
 from __future__ import annotations
@@ -94,10 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--callers", type=int, default=128)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--procs", type=int, default=4)
+    parser.add_argument("--max-lag", type=float, default=None,
+                        help="the server's --max-lag (load shedding; default: off)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", "landsim_server", "--port", "0",
-                                 "--data-dir", data_dir, "--workers", "0"],
+                                 "--data-dir", data_dir, "--workers", "0"]
+                                + ([] if args.max_lag is None
+                                   else ["--max-lag", str(args.max_lag)]),
                                 stdout=subprocess.PIPE, stderr=log, text=True)
         try:
             line = proc.stdout.readline()

@@ -68,6 +68,10 @@ def build_parser(prog: str = "python -m landsim_server") -> argparse.ArgumentPar
     p.add_argument("--max-memory", type=_byte_count, default=d.max_memory,
                    help="memory budget of the calls in progress, in bytes; K, M, G "
                         "suffixes (default: 1G)")
+    p.add_argument("--max-lag", type=float, default=d.max_lag_s, dest="max_lag_s",
+                   metavar="SECONDS",
+                   help="shed new short calls while the event loop runs this far behind "
+                        "on average (default: never)")
     p.add_argument("--processes", type=int, default=d.processes,
                    help="server processes on one port, sharing the data directory and one "
                         "job supervisor (default: %(default)s)")
@@ -78,18 +82,33 @@ def build_parser(prog: str = "python -m landsim_server") -> argparse.ArgumentPar
     p.add_argument("--grace", type=float, default=d.grace_s, dest="grace_s",
                    help="seconds in-flight calls get at shutdown (default: %(default)s)")
     p.add_argument("--log-level", default="WARNING", help="logging level (default: WARNING)")
+    p.add_argument("--process-index", type=int, default=None, help=argparse.SUPPRESS)
     return p
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m landsim_server") -> int:
     parser = build_parser(prog)
     args = vars(parser.parse_args(argv))
-    logging.basicConfig(level=args.pop("log_level").upper(),
+    log_level = args.pop("log_level")
+    logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    index = args.pop("process_index")
+    if index is not None:  # one of several processes (landsim_server.processes)
+        if not 0 <= index < args["processes"]:
+            parser.error(f"--process-index must be in [0, {args['processes'] - 1}] with "
+                         f"--processes {args['processes']}, got {index}")
+        from .processes import die_with_parent
+
+        die_with_parent()
+        args["job_supervisor"] = index == 0  # child 0 runs the job workers
     try:
         options = ServerOptions.from_env(**args)
     except ValueError as exc:
         parser.error(str(exc))
+    if options.processes > 1 and index is None:
+        from .processes import serve_processes
+
+        return serve_processes(options, log_level=log_level)
     try:
         return asyncio.run(serve(options))
     except RuntimeError as exc:

@@ -63,10 +63,12 @@ class AdmissionLimits:
         Streaming calls open at once, >= 1.
     max_memory : int
         Bytes the calls in progress may declare in all, >= 1 MiB.
-    max_lag_s : float
+    max_lag_s : float or None
         Event-loop lag over which new short calls are refused at once (load shedding),
-        in ]0, 10]: when more callers arrive than the loop can serve, gRPC queues them
-        ahead of health checks, and the lag is what tells.
+        in ]0, 10]; None (the default): no shedding. When more callers arrive than the
+        loop can serve, gRPC queues them ahead of health checks, and the lag is what
+        tells; but on a machine busy with other work the lag rises too, so shedding is
+        the operator's choice.
     """
 
     max_calls: int = 64
@@ -74,7 +76,7 @@ class AdmissionLimits:
     queue_wait_s: float = 1.0
     max_streams: int = 64
     max_memory: int = 1 << 30
-    max_lag_s: float = 0.05
+    max_lag_s: float | None = None
 
     def __post_init__(self) -> None:
         for name, low in (("max_calls", 1), ("max_queued", 0), ("max_streams", 1),
@@ -87,8 +89,8 @@ class AdmissionLimits:
                 math.isfinite(wait) and 0 <= wait <= 60):
             raise ValueError(f"queue_wait_s must be a number in [0, 60], got {wait!r}")
         lag = self.max_lag_s
-        if isinstance(lag, bool) or not isinstance(lag, (int, float)) or not (
-                math.isfinite(lag) and 0 < lag <= 10):
+        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, (int, float))
+                                or not (math.isfinite(lag) and 0 < lag <= 10)):
             raise ValueError(f"max_lag_s must be a number in ]0, 10], got {lag!r}")
 
     @property
@@ -174,7 +176,7 @@ class Admission:
 
     def overloaded(self) -> bool:
         """Whether the event loop lags more than ``max_lag_s`` (shed new short calls)."""
-        return self.lag_s > self.limits.max_lag_s
+        return self.limits.max_lag_s is not None and self.lag_s > self.limits.max_lag_s
 
     # ------------------------------------------------------------------ short calls
     def short_full(self) -> bool:

@@ -115,6 +115,9 @@ class ServerOptions:
         Memory budget in bytes, >= 16 MiB: a call is admitted only when the bytes it
         declares (its request, the arrays it decodes and the results it will build) fit
         in what the calls in progress leave free.
+    max_lag_s : float or None
+        Shed new short calls (RESOURCE_EXHAUSTED) while the event loop runs this many
+        seconds behind on average, in ]0, 10]; None: never.
     processes : int
         Server processes sharing the port (SO_REUSEPORT), the data directory and one job
         supervisor, in [1, 64]; see :mod:`landsim_server.processes`.
@@ -147,6 +150,7 @@ class ServerOptions:
     queue_wait_s: float = 1.0
     max_streams: int = 64
     max_memory: int = 1 << 30  # 1 GiB
+    max_lag_s: float | None = None  # no load shedding
     processes: int = 1
     job_supervisor: bool = True
     compute_threads: int = 0  # one per CPU
@@ -214,7 +218,8 @@ class ServerOptions:
         return AdmissionLimits(max_calls=self.max_concurrent_calls,
                                max_queued=self.max_queued_calls,
                                queue_wait_s=self.queue_wait_s,
-                               max_streams=self.max_streams, max_memory=self.max_memory)
+                               max_streams=self.max_streams, max_memory=self.max_memory,
+                               max_lag_s=self.max_lag_s)
 
 
 # ---------------------------------------------------------------------- allocator
@@ -400,7 +405,7 @@ async def start_server(options: ServerOptions) -> RunningServer:
     reflection.enable_server_reflection(
         (SERVICE_NAME, JOB_SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name[
             "Health"].full_name, reflection.SERVICE_NAME), server)
-    store = LandscapeStore(options.data_dir)
+    store = LandscapeStore(options.data_dir, revalidate=options.processes > 1)
     executor = ThreadPoolExecutor(options.compute_threads or os.cpu_count() or 1,
                                   thread_name_prefix="landsim-compute",
                                   initializer=set_kernel_threads,
@@ -422,7 +427,8 @@ async def start_server(options: ServerOptions) -> RunningServer:
     await server.start()
     await jobs.start()
     ready = asyncio.create_task(_warm_then_serve(health_servicer, executor))
-    lag_monitor = asyncio.create_task(admission.monitor_lag(), name="loop-lag")
+    lag_monitor = None if options.max_lag_s is None else asyncio.create_task(
+        admission.monitor_lag(), name="loop-lag")
     return RunningServer(server, port, options, health_servicer, store, executor, jobs, ready,
                          admission, lag_monitor)
 

@@ -161,9 +161,16 @@ class LandscapeStore:
         The server's data directory (shared with the job store).
     cache_size : int
         Specs kept loaded (LRU), >= 0.
+    revalidate : bool
+        Check on every cache hit that the landscape's row still exists (a primary-key
+        SELECT) and drop the entry if not. Needed when other processes share the data
+        directory (``--processes``): a landscape deleted through one of them must not be
+        served from another's cache. Ids are content hashes, so a row that exists still
+        describes the cached spec.
     """
 
-    def __init__(self, data_dir: str | Path, cache_size: int = 32) -> None:
+    def __init__(self, data_dir: str | Path, cache_size: int = 32,
+                 revalidate: bool = False) -> None:
         if cache_size < 0:
             raise ValueError(f"cache_size must be >= 0, got {cache_size}")
         self.data_dir = Path(data_dir)
@@ -174,6 +181,7 @@ class LandscapeStore:
         self._lock = threading.RLock()
         self._cache: OrderedDict[str, LandscapeSpec] = OrderedDict()
         self._cache_size = cache_size
+        self.revalidate = bool(revalidate)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -195,6 +203,19 @@ class LandscapeStore:
     def _record(row: tuple) -> LandscapeRecord:
         id_, created, dim, n_wedges, sha, meta = row
         return LandscapeRecord(id_, int(created), int(dim), int(n_wedges), sha, json.loads(meta))
+
+    def _hit(self, id_: str) -> LandscapeSpec | None:
+        """The cached spec of ``id_`` (moved to the LRU end), or None; with revalidate,
+        an entry whose row is gone is dropped first. Call with the lock held."""
+        spec = self._cache.get(id_)
+        if spec is None:
+            return None
+        if self.revalidate and self._conn.execute(
+                "SELECT 1 FROM landscapes WHERE id = ?", (id_,)).fetchone() is None:
+            del self._cache[id_]  # deleted through another process
+            return None
+        self._cache.move_to_end(id_)
+        return spec
 
     def _remember(self, id_: str, spec: LandscapeSpec) -> None:
         if self._cache_size == 0:
@@ -255,17 +276,17 @@ class LandscapeStore:
         return self._record(row)
 
     def cached(self, id_: str) -> LandscapeSpec | None:
-        """The spec of ``id_`` if it is loaded already, else None (no I/O, no checks)."""
+        """The spec of ``id_`` if it is loaded already, else None (no file I/O; with
+        ``revalidate``, one primary-key SELECT)."""
         with self._lock:
-            return self._cache.get(id_)
+            return self._hit(id_)
 
     def spec(self, id_: str) -> LandscapeSpec:
         """The spec of ``id_`` (cached; the file's checksum is verified on load)."""
         self.check_id(id_)
         with self._lock:
-            cached = self._cache.get(id_)
+            cached = self._hit(id_)
             if cached is not None:
-                self._cache.move_to_end(id_)
                 return cached
             record = self.get(id_)
             path = self._path(id_)

@@ -208,9 +208,15 @@ def test_memory_budget_refuses_what_does_not_fit_and_frees_at_the_end():
 def test_limits_are_validated():
     for kwargs in ({"max_calls": 0}, {"max_queued": -1}, {"max_streams": 0},
                    {"max_memory": 1000}, {"queue_wait_s": float("nan")},
-                   {"queue_wait_s": 61}):
+                   {"queue_wait_s": 61}, {"max_lag_s": 0}, {"max_lag_s": True}):
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             AdmissionLimits(**kwargs)
+
+
+def test_no_shedding_unless_asked():
+    admission = Admission(AdmissionLimits())
+    admission.lag_s = 5.0
+    assert not admission.overloaded()
 
 
 def test_a_lagging_event_loop_sheds_new_short_calls_but_not_health():
