@@ -316,40 +316,43 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
             "the server is overloaded and sheds new calls until it catches up; retry later",
             retry_after_s=adm.limits.retry_call_s).to_status())
 
-    def _unary_behavior(self, inner):
-        admission = self.admission
+    async def _admit(self, context, stream: bool, request=None) -> MemoryLedger:
+        """Take a call slot (or count a stream) and open the call's memory ledger; abort
+        the call with RESOURCE_EXHAUSTED if either is refused."""
+        adm = self.admission
+        try:
+            if stream:
+                adm.enter_stream()
+            else:
+                await adm.enter_call(context.time_remaining())
+        except ResourceExhausted as exc:
+            await context.abort_with_status(exc.to_status())
+        try:
+            return adm.open_ledger(request)
+        except ResourceExhausted as exc:
+            self._leave(None, stream)
+            await context.abort_with_status(exc.to_status())
 
+    def _leave(self, ledger: MemoryLedger | None, stream: bool) -> None:
+        adm = self.admission
+        if ledger is not None:
+            adm.release(ledger)
+        adm.leave_stream() if stream else adm.leave_call()
+
+    def _unary_behavior(self, inner):
         async def behavior(request, context):
-            try:
-                await admission.enter_call(context.time_remaining())
-            except ResourceExhausted as exc:
-                await context.abort_with_status(exc.to_status())
-            try:
-                ledger = admission.open_ledger(request)
-            except ResourceExhausted as exc:
-                admission.leave_call()
-                await context.abort_with_status(exc.to_status())
+            ledger = await self._admit(context, False, request)
             try:
                 return await inner(request, context)
             finally:
-                admission.release(ledger)
-                admission.leave_call()
+                self._leave(ledger, False)
         return behavior
 
     def _stream_behavior(self, inner):
-        admission = self.admission
         is_generator = inspect.isasyncgenfunction(inner)
 
         async def behavior(request, context):
-            try:
-                admission.enter_stream()
-            except ResourceExhausted as exc:
-                await context.abort_with_status(exc.to_status())
-            try:
-                ledger = admission.open_ledger(request)
-            except ResourceExhausted as exc:
-                admission.leave_stream()
-                await context.abort_with_status(exc.to_status())
+            ledger = await self._admit(context, True, request)
             try:
                 if is_generator:
                     async for item in inner(request, context):
@@ -359,22 +362,14 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
                     if result is not None:
                         yield result
             finally:
-                admission.release(ledger)
-                admission.leave_stream()
+                self._leave(ledger, True)
         return behavior
 
     def _stream_unary_behavior(self, inner):
-        admission = self.admission
-
         async def behavior(request_iterator, context):
-            try:
-                admission.enter_stream()
-            except ResourceExhausted as exc:
-                await context.abort_with_status(exc.to_status())
-            ledger = admission.open_ledger()
+            ledger = await self._admit(context, True)
             try:
                 return await inner(request_iterator, context)
             finally:
-                admission.release(ledger)
-                admission.leave_stream()
+                self._leave(ledger, True)
         return behavior
