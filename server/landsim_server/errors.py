@@ -19,8 +19,9 @@ and :class:`~landsim_wire.errors.WireLimitError`, one over a cap) become
 :class:`InvalidArgument` and :class:`ResourceExhausted` (:func:`from_wire_error`,
 :func:`wire_errors`).
 
-Any other exception escaping a servicer is logged and becomes INTERNAL with a generic
-message (no traceback goes over the wire).
+A ``MemoryError`` (an allocation the admission checks did not foresee) becomes
+RESOURCE_EXHAUSTED with one WARNING line. Any other exception escaping a servicer is
+logged and becomes INTERNAL with a generic message (no traceback goes over the wire).
 """
 
 from __future__ import annotations
@@ -225,6 +226,11 @@ def wire_errors() -> Iterator[None]:
 async def _abort(context: grpc.aio.ServicerContext, exc: Exception, name: str) -> None:
     if isinstance(exc, WireError):
         exc = from_wire_error(exc)
+    if isinstance(exc, MemoryError):  # an allocation the admission checks did not foresee
+        _log.warning("%s: out of memory (%s); answered RESOURCE_EXHAUSTED", name, exc)
+        exc = ResourceExhausted("memory", "what the process can allocate", "more",
+                                "the server could not allocate memory for this call; "
+                                "ask for less", retry_after_s=1.0)
     if isinstance(exc, ServiceError):
         await context.abort_with_status(exc.to_status())
     _log.exception("unexpected error in %s", name, exc_info=exc)

@@ -115,9 +115,10 @@ def section_job(request, spec: LandscapeSpec, limits: ServiceLimits
             raise InvalidArgument("simplex.resolution", f"must be >= 1, got {res}")
         n = _grid_points(V.shape[0], res, limits.max_points)
         check_count(limits, "simplex.resolution", n)
-        check_bytes("simplex.resolution", n * D * 8, limits.max_array_bytes,
-                    "the grid's points would be this many bytes")
-        charge_memory("simplex.resolution", 2 * n * D * 8)
+        m = V.shape[0]  # the grid's weights are n x m, its points n x D
+        check_bytes("simplex.resolution", n * max(D, m) * 8, limits.max_array_bytes,
+                    "the grid's weights or points would be this many bytes")
+        charge_memory("simplex.resolution", 2 * n * (D + m) * 8)
         return simplex_section, (spec, V, res), which
     if which == "plane":
         msg = request.plane

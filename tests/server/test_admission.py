@@ -253,3 +253,22 @@ def test_one_long_pause_does_not_shed():
         monitor.cancel()
 
     asyncio.run(scenario())
+
+
+def test_an_unforeseen_memory_error_is_resource_exhausted_not_internal():
+    from landsim_server.errors import grpc_errors
+
+    class Context:
+        async def abort_with_status(self, status):
+            self.status = status
+            raise grpc.aio.AbortError()
+
+    class Servicer:
+        @grpc_errors
+        async def Section(self, request, context):
+            raise MemoryError("Unable to allocate 4 GiB")
+
+    context = Context()
+    with pytest.raises(grpc.aio.AbortError):
+        asyncio.run(Servicer().Section(None, context))
+    assert context.status.code == grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -178,3 +178,16 @@ def test_well_formed_unknown_job_id_is_still_not_found(served):
     _, _, jobs, _, _, _ = served
     for name, call in _job_calls(jobs, "0" * 32).items():
         assert _error(call).code() == grpc.StatusCode.NOT_FOUND, name
+
+
+def test_a_simplex_grid_whose_weights_overflow_the_budget_is_refused_up_front(served):
+    """The soak's one INTERNAL (a MemoryError): a grid of n points over m vertices keeps
+    n x m weights, which the check must count, not only the n x D points."""
+    _, stub, _, land_id, _, _ = served
+    vertices = np.zeros((1000, 100))  # resolution 2: n = C(1001, 2) = 500,500 points
+    request = pb.SectionRequest(landscape_id=land_id, simplex=pb.SimplexGrid(
+        vertices=NdArray(dtype="float64", shape=list(vertices.shape),
+                         data=vertices.tobytes()), resolution=2))
+    exc = _error(lambda: list(stub.Section(request, timeout=30)))
+    assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "simplex.resolution" in exc.details()
