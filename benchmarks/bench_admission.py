@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,8 +44,10 @@ def _has_quota_failure(exc: grpc.aio.AioRpcError) -> bool:
         d.Is(error_details_pb2.QuotaFailure.DESCRIPTOR) for d in status.details)
 
 
-def _callers(address: str, body: bytes, n: int, seconds: float, out) -> None:
+def _callers(address: str, body: bytes, n: int, seconds: float, out, nice: int = 0) -> None:
     """One client process: ``n`` callers in a loop; puts (codes, latencies, bad) on out."""
+    if nice:
+        os.nice(nice)
     async def run():
         codes: Counter = Counter()
         latencies: list[float] = []
@@ -97,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procs", type=int, default=4)
     parser.add_argument("--max-lag", type=float, default=None,
                         help="the server's --max-lag (load shedding; default: off)")
+    parser.add_argument("--client-nice", type=int, default=0,
+                        help="niceness of the load-generating processes (not the health "
+                             "prober); 19 approximates callers on another machine")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", "landsim_server", "--port", "0",
@@ -119,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             out = ctx.Queue()
             per = [args.callers // args.procs + (i < args.callers % args.procs)
                    for i in range(args.procs)]
-            workers = [ctx.Process(target=_callers, args=(address, body, n, args.seconds, out))
+            workers = [ctx.Process(target=_callers,
+                                   args=(address, body, n, args.seconds, out, args.client_nice))
                        for n in per]
             prober = ctx.Process(target=_health, args=(address, args.seconds, out))
             for p in workers + [prober]:
@@ -138,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         bad += b
     lat = np.array(latencies) * 1e3
     h = np.array(health_lat) * 1e3
-    print(f"{args.callers} callers, {args.seconds:g} s, {args.procs} client processes")
+    print(f"{args.callers} callers, {args.seconds:g} s, {args.procs} client processes"
+          f" at nice {args.client_nice}")
     print(f"calls: {sum(codes.values())} ({codes['OK'] / args.seconds:.0f} OK/s); "
           + ", ".join(f"{k} {v}" for k, v in sorted(codes.items())))
     if lat.size:

@@ -108,6 +108,9 @@ class Result:
     replicate : int
         Index of the replicate (>= 0): its draws come from
         ``SeedSequence(seed).spawn(replicate + 1)[replicate]``.
+    node : str
+        Which node of a cluster ran it: ``host:pid`` for the local executor, the Ray
+        node id for the Ray one, "" when it ran in the calling process.
     """
 
     experiment: str
@@ -122,6 +125,7 @@ class Result:
     machine: str = ""
     arm: str = "claim"
     replicate: int = 0
+    node: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.experiment, str) or not self.experiment:
@@ -165,7 +169,7 @@ class Result:
             "format": FORMAT, "experiment": self.experiment, "kind": self.kind,
             "arm": self.arm, "config": self.config, "seed": self.seed,
             "replicate": self.replicate, "version": self.version,
-            "machine": self.machine, "timings": self.timings,
+            "machine": self.machine, "node": self.node, "timings": self.timings,
             "metrics": {k: _float_out(v) for k, v in self.metrics.items()},
             "series": {k: {"dtype": str(v.dtype), "shape": list(v.shape)}
                        for k, v in self.series.items()},
@@ -207,13 +211,22 @@ def make_result(experiment: str, config: Any, seed: int | np.random.SeedSequence
                                             f"Python {platform.python_version()}")
 
 
-def save_result(result: Result, directory: str | PathLike) -> Path:
-    """Write ``<stem>.json`` and ``<stem>.npz`` into ``directory``; returns the JSON path."""
+def save_result(result: Result, directory: str | PathLike, stem: str | None = None) -> Path:
+    """Write ``<stem>.json`` and ``<stem>.npz`` into ``directory``; returns the JSON path.
+
+    ``stem`` defaults to ``result.stem``; a sweep, whose units differ in their config too,
+    gives its own. The arrays are written first and the JSON last, through a temporary
+    name, so a JSON file that exists always has its arrays beside it (a run stopped while
+    writing leaves no half-stored result behind).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{result.stem}.json"
-    np.savez(directory / f"{result.stem}.npz", **result.series)
-    path.write_text(json.dumps(result.to_json_dict(), indent=1))
+    stem = result.stem if stem is None else stem
+    path = directory / f"{stem}.json"
+    np.savez(directory / f"{stem}.npz", **result.series)
+    tmp = directory / f".{stem}.json.tmp"
+    tmp.write_text(json.dumps(result.to_json_dict(), indent=1))
+    tmp.replace(path)
     return path
 
 
@@ -232,7 +245,8 @@ def load_result(path: str | PathLike) -> Result:
                   seed=data["seed"], version=data["version"], timings=data["timings"],
                   metrics={k: _float_in(x) for k, x in data["metrics"].items()},
                   series=series, verdict=Verdict(v["holds"], v["rule"], v["evidence"]),
-                  machine=data.get("machine", ""), arm=data.get("arm", "claim"),
+                  machine=data.get("machine", ""), node=data.get("node", ""),
+                  arm=data.get("arm", "claim"),
                   replicate=data.get("replicate", 0))
 
 
