@@ -170,16 +170,94 @@ def _remove_stale(out: Path, claims: Sequence[str], kind: str) -> int:
     return removed
 
 
+#: The executor of ``reproduce`` when none is named: a process pool over this machine's cores.
+DEFAULT_EXECUTOR = "local"
+
+
+def _make_executor(name: str | None, workers: int | None, address: str, kind: str):
+    """The executor called ``name`` (default :data:`DEFAULT_EXECUTOR`); real units run one
+    at a time unless ``workers`` says otherwise (torch already uses every core)."""
+    from .executors import make_executor
+
+    name = DEFAULT_EXECUTOR if name is None else name
+    if workers is None and kind == "real" and name == "local":
+        workers = 1
+    return make_executor(name, workers=workers, address=address)
+
+
+def _run_units(runner, units, out: Path, failed: dict, skipped: dict, stream: TextIO,
+               err: TextIO, tty: bool) -> int | None:
+    """Run ``units`` on ``runner``, store each result as it finishes and print its line.
+
+    A claim with a unit that failed is not aggregated: its later results are dropped and
+    counted in ``skipped``. Returns 130 if interrupted (Ctrl-C), else None.
+    """
+    from .executors import Cancelled
+    from .results import save_result
+
+    lines: dict[int, ProgressLine] = {}
+
+    def line(i: int) -> ProgressLine:
+        if i not in lines:
+            lines[i] = ProgressLine(units[i].label, stream, tty)
+        return lines[i]
+
+    def progress(i: int, fraction: float, message: str) -> None:
+        if units[i].claim not in failed:
+            line(i)(fraction, message)
+
+    try:
+        for done in runner.submit(units, progress=progress):
+            unit = done.unit
+            if unit.claim in failed:  # a claim whose unit raised is not aggregated
+                skipped[unit.claim] = skipped.get(unit.claim, 0) + 1
+                continue
+            bar = line(done.index)
+            path = None
+            error = done.error
+            if done.ok:
+                try:
+                    path = save_result(done.result, out)
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc()
+            if error:
+                first = error.splitlines()[0]
+                bar.finish(f"FAILED: {first}")
+                failed[unit.claim] = f"{unit.label}: {first}"
+                err.write(f"error: {unit.label} raised {first}\n")
+                err.write("".join("  " + t for t in error.splitlines(True)[1:]))
+                err.flush()
+                continue
+            bar.fraction = 1.0
+            mark = "rule holds" if done.result.verdict.holds else "rule fails"
+            where = f", on {done.node}" if done.node and runner.name == "ray" else ""
+            bar.finish(f"{mark} (saved {path.name}{where})")
+    except KeyboardInterrupt:
+        runner.cancel()
+        err.write("interrupted: the results stored so far are kept\n")
+        err.flush()
+        return 130
+    except Cancelled as exc:
+        err.write(f"cancelled: {exc}\n")
+        err.flush()
+        return 130
+    return None
+
+
 def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
                   strict: bool, stream: TextIO | None = None, err: TextIO | None = None,
                   tty: bool | None = None, real: bool = False, device: str = "cpu",
-                  replicates: int | None = None) -> int:
+                  replicates: int | None = None, executor: str | None = None,
+                  workers: int | None = None, address: str = "auto") -> int:
     """Run every unit of the claims ``ids`` (each replicate's claim arm and negative
     control), save each result into ``out``, aggregate and build the report.
 
     With ``real`` the claims run on trained networks (:mod:`landsim.real.experiments`,
     each config's ``device`` set to ``device``) instead of the toy landscape; torch is
     imported only then. ``replicates`` defaults to toy 5 (quick 3), real 3 (quick 2).
+    The units run on ``executor`` (:data:`DEFAULT_EXECUTOR` if None; see
+    :func:`landsim.executors.make_executor` for ``workers`` and ``address``); each result
+    is stored as soon as its unit finishes, in whatever order they finish.
     Results of the same claims and kind already in ``out`` are replaced; the report covers
     every result in ``out``, so toy and real results stored there are reported side by
     side.
@@ -189,8 +267,7 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
     replicates and control (:mod:`landsim.verdicts`), else 0.
     """
     from .report import build_report, read_results
-    from .results import save_result
-    from .units import default_replicates, plan_units, run_unit
+    from .units import default_replicates, plan_units
     from .verdicts import aggregate
 
     stream = sys.stdout if stream is None else stream
@@ -223,25 +300,17 @@ def run_reproduce(ids: Sequence[str], quick: bool, seed: int, out: str | Path,
     if removed:
         stream.write(f"replacing {removed} stored result(s) of these claims in {out}\n")
     skipped: dict[str, int] = {}
-    for unit in units:
-        if unit.claim in failed:  # a claim whose unit raised is not aggregated: stop it
-            skipped[unit.claim] = skipped.get(unit.claim, 0) + 1
-            continue
-        progress = ProgressLine(unit.label, stream, tty)
+    if units:
         try:
-            result = run_unit(unit, progress=progress)
-            path = save_result(result, out)
-        except Exception as exc:
-            progress.finish(f"FAILED: {type(exc).__name__}: {exc}")
-            failed[unit.claim] = f"{unit.label}: {type(exc).__name__}: {exc}"
-            err.write(f"error: {unit.label} raised {type(exc).__name__}: {exc}\n")
-            err.write("".join("  " + line for line in traceback.format_exc().splitlines(True)))
+            runner = _make_executor(executor, workers, address, kind)
+        except (ImportError, ValueError) as exc:
+            err.write(f"error: {exc}\n")
             err.flush()
-            continue
-        progress.fraction = 1.0
-        mark = "rule holds" if result.verdict.holds else "rule fails"
-        progress.finish(f"{mark} (saved {path.name})")
-
+            return 2
+        with runner:
+            status = _run_units(runner, units, out, failed, skipped, stream, err, tty)
+        if status is not None:
+            return status
     report_failed = False
     verdicts = []
     if len(failed) < len(ids):
@@ -375,6 +444,23 @@ def run_demo(dim: int, n_wedges: int, n_short: int, eps0: float, eps1: float, ra
     return out
 
 
+def _add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--workers`` and ``--address`` (shared by reproduce and sweep)."""
+    from .executors import EXECUTORS
+
+    parser.add_argument("--executor", choices=EXECUTORS, default=None,
+                        help="where the units run: local (a process pool over this "
+                             "machine's cores; the default), ray (Ray tasks on a cluster; "
+                             'pip install "landsim[ray]") or serial (one after another in '
+                             "this process)")
+    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                        help="local: worker processes (default: this machine's CPUs; 1 "
+                             "for --real); ray: CPUs of a cluster started for the run")
+    parser.add_argument("--address", default="auto",
+                        help="ray: the cluster to use; auto (the default) means "
+                             "RAY_ADDRESS if set, else a local cluster started for the run")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="landsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"landsim {__version__}")
@@ -410,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="run the claims on trained networks instead of the toy landscape "
                           "(needs pip install landsim[torch]); store both kinds in one --out "
                           "to see them side by side")
+    _add_executor_arguments(rep)
     rep.add_argument("--device", choices=("cpu", "cuda"), default=None,
                      help="where the real networks run (with --real; default: cpu)")
 
@@ -434,6 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       "(the toy suite runs on the CPU)")
         return run_reproduce(args.only or EXPERIMENT_IDS, args.quick, args.seed, args.out,
                              args.strict, real=args.real, device=args.device or "cpu",
+                             executor=args.executor, workers=args.workers,
+                             address=args.address,
                              replicates=args.replicates)
     if args.command == "report":
         return run_report(args.dir, args.out)

@@ -68,6 +68,14 @@ def unit_stems(eid: str, kind: str = "toy", n: int = 3, seed: int = 0) -> list[s
                   for arm in ("claim", "control"))
 
 
+@pytest.fixture(autouse=True)
+def serial_by_default(monkeypatch):
+    """Units run in this process unless a test names an executor: the fakes and the
+    monkeypatches below live in this process only (a pool's spawned workers would import
+    the genuine modules)."""
+    monkeypatch.setattr(cli, "DEFAULT_EXECUTOR", "serial")
+
+
 @pytest.fixture
 def fakes(monkeypatch):
     """Replace the registry with fake modules; returns the dict to customise."""
@@ -460,3 +468,33 @@ def test_a_broken_stored_result_does_not_stop_a_rerun(fakes, tmp_path, capsys):
     assert cli.main(["reproduce", "--quick", "--only", "E1", "--out", str(tmp_path)]) == 0
     assert stems(tmp_path) == unit_stems("E1")
     assert "E1 (toy): holds" in capsys.readouterr().out
+
+
+def test_the_local_pool_stores_the_same_results_as_one_process(tmp_path, capsys):
+    """--executor local (2 spawned workers) and serial: same files, same numbers."""
+    from landsim.results import load_results
+
+    for name in ("serial", "local"):
+        assert cli.main(["reproduce", "--quick", "--only", "E1", "--replicates", "2",
+                         "--executor", name, "--workers", "2",
+                         "--out", str(tmp_path / name)]) == 0
+    serial, local = (load_results(tmp_path / n) for n in ("serial", "local"))
+    assert [r.stem for r in serial] == [r.stem for r in local] and len(serial) == 4
+    for a, b in zip(serial, local):
+        assert a.metrics == b.metrics and a.verdict == b.verdict and a.config == b.config
+        assert a.series.keys() == b.series.keys()
+        assert all(np.array_equal(a.series[k], b.series[k]) for k in a.series)
+        assert a.node == "" and b.node.rsplit(":", 1)[1].isdigit()  # host:pid of a worker
+
+
+def test_an_unknown_executor_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["reproduce", "--executor", "dask", "--out", str(tmp_path)])
+    assert "invalid choice: 'dask'" in capsys.readouterr().err
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert cli.main(["reproduce", "--quick", "--only", "E1", "--executor", "ray",
+                     "--out", str(tmp_path)]) == 2
+    assert 'pip install "landsim[ray]"' in capsys.readouterr().err
