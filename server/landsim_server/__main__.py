@@ -42,6 +42,12 @@ def build_parser(prog: str = "python -m landsim_server") -> argparse.ArgumentPar
                    help="simulator worker processes for jobs (default: %(default)s)")
     p.add_argument("--torch-worker", action="store_true",
                    help="also start a torch worker for real-network jobs")
+    p.add_argument("--executor", choices=("local", "ray"), default=d.executor,
+                   help="where jobs run: local worker processes, or Ray tasks with one "
+                        "slot per worker (default: %(default)s)")
+    p.add_argument("--ray-address", default=d.ray_address,
+                   help="with --executor ray: the cluster; auto means RAY_ADDRESS if set, "
+                        "else a local cluster started by the server (default: %(default)s)")
     p.add_argument("--token", default=None,
                    help=f"bearer token required from clients (default: ${TOKEN_ENV}, "
                         "else no auth)")

@@ -85,6 +85,12 @@ class ServerOptions:
         Simulator worker processes for jobs, >= 0.
     torch_worker : bool
         Also start a torch worker for real-network jobs.
+    executor : {"local", "ray"}
+        Where job slots run their jobs: worker processes of this server, or Ray tasks
+        (one slot thread per worker; :mod:`landsim_server.ray_jobs`).
+    ray_address : str
+        With ``executor="ray"``: "auto" (``RAY_ADDRESS``, else a local cluster started by
+        the server), "local", or a cluster address such as "10.0.0.5:6379".
     token : str or None
         Bearer token every call but health and reflection must carry; None: no auth.
         :meth:`from_env` fills it from ``LANDSIM_TOKEN``.
@@ -153,6 +159,8 @@ class ServerOptions:
     max_lag_s: float | None = None  # no load shedding
     processes: int = 1
     job_supervisor: bool = True
+    executor: str = "local"  # job slots run worker processes; "ray": Ray tasks
+    ray_address: str = "auto"
     compute_threads: int = 0  # one per CPU
     kernel_threads: int = 1  # parallelism across calls, not within one
     grace_s: float = 10.0
@@ -174,6 +182,12 @@ class ServerOptions:
         integer("max_streams", 1)
         integer("max_memory", 16 << 20)
         integer("processes", 1, 64)
+        if self.executor not in ("local", "ray"):
+            raise ValueError(f"executor must be one of ('local', 'ray'), got "
+                             f"{self.executor!r}")
+        if not isinstance(self.ray_address, str) or not self.ray_address.strip():
+            raise ValueError("ray_address must be 'auto', 'local' or a Ray address such as "
+                             f"'127.0.0.1:6379', got {self.ray_address!r}")
         for flag in ("torch_worker", "job_supervisor"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a bool, got {getattr(self, flag)!r}")

@@ -21,11 +21,13 @@ from .job_store import JobStore
 from .workers import EXIT_JOB_LOST, WorkerHandle, WorkerSettings, new_owner, start_worker
 
 __all__ = ["RuntimeSettings", "JobRuntime", "MAX_CHUNK_BYTES", "MIN_CHUNK_BYTES",
-           "death_cause"]
+           "death_cause", "EXECUTORS"]
 
 _log = logging.getLogger(__name__)
 MAX_CHUNK_BYTES = 4 << 20  # largest result chunk a client may ask for
 MIN_CHUNK_BYTES = 1024
+#: Where a server's jobs run (``landsim serve --executor``).
+EXECUTORS = ("local", "ray")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,12 @@ class RuntimeSettings:
     max_restarts : int
         Restarts of a crashed worker slot before the supervisor gives up on it (a worker
         that ended itself to drop a cancelled job is replaced without counting).
+    executor : {"local", "ray"}
+        Where jobs run: "local" worker processes, or Ray tasks
+        (:mod:`landsim_server.ray_jobs`), one slot thread per worker.
+    ray_address : str
+        The Ray cluster with ``executor="ray"``: "auto" (``RAY_ADDRESS``, else a local
+        cluster started by the server) or an address such as "10.0.0.5:6379".
     supervise : bool
         Whether this runtime starts workers and a supervisor at all. False in all but one
         of several server processes sharing a data directory: those only store and serve
@@ -72,6 +80,8 @@ class RuntimeSettings:
     watch_max_s: float = 24 * 3600.0
     max_restarts: int = 100
     supervise: bool = True
+    executor: str = "local"
+    ray_address: str = "auto"
 
     def __post_init__(self) -> None:
         def integer(name: str, low: int, high: int) -> None:
@@ -98,6 +108,11 @@ class RuntimeSettings:
         integer("max_restarts", 0, 10**6)
         if not isinstance(self.supervise, bool):
             raise ValueError(f"supervise must be a bool, got {self.supervise!r}")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        if not isinstance(self.ray_address, str) or not self.ray_address.strip():
+            raise ValueError("ray_address must be 'auto', 'local' or a Ray address such as "
+                             f"'127.0.0.1:6379', got {self.ray_address!r}")
 
     @classmethod
     def from_options(cls, options) -> RuntimeSettings:
@@ -105,7 +120,8 @@ class RuntimeSettings:
         names = {"n_workers": "n_workers", "torch_worker": "torch_worker",
                  "job_lease_s": "lease_s", "job_max_attempts": "max_attempts",
                  "job_poll_s": "poll_s", "max_chunk_bytes": "max_chunk_bytes",
-                 "job_supervisor": "supervise"}
+                 "job_supervisor": "supervise", "executor": "executor",
+                 "ray_address": "ray_address"}
         values = {field: getattr(options, opt) for opt, field in names.items()
                   if getattr(options, opt, None) is not None}
         message_cap = getattr(options, "max_message_bytes", None)
@@ -151,6 +167,7 @@ class JobRuntime:
         self._stopping = False
         self._closed = False
         self._check_lock = threading.Lock()  # one supervisor turn at a time, none after stop
+        self.ray_slots = None  # with executor "ray": the slot threads (RayJobSlots)
 
     def _worker_settings(self, kind: str) -> WorkerSettings:
         return WorkerSettings(data_dir=str(self.data_dir), owner=new_owner(kind), kinds=(kind,),
@@ -167,7 +184,14 @@ class JobRuntime:
         if self._supervisor is not None or not self.settings.supervise:
             return
         self._stopping = False
-        for kind in self._slot_kinds():
+        if self.settings.executor == "ray":
+            from .ray_jobs import RayJobSlots
+
+            self.ray_slots = await asyncio.to_thread(
+                RayJobSlots, str(self.data_dir), self._slot_kinds(), self.settings.ray_address,
+                self.settings.lease_s, self.settings.poll_s)
+            self.ray_slots.start()
+        for kind in self._slot_kinds() if self.ray_slots is None else []:
             handle = await asyncio.to_thread(start_worker, self._worker_settings(kind))
             self.workers.append(handle)
             self._restarts.append(0)
@@ -209,6 +233,12 @@ class JobRuntime:
                     continue
                 self._restarts[i] += 1
             self.workers[i] = start_worker(self._worker_settings(handle.settings.kinds[0]))
+        if self.ray_slots is not None and not self.ray_slots.alive():
+            for slot in self.ray_slots.slots:
+                if slot.thread is not None and not slot.thread.is_alive():
+                    self.store.expire_owner(slot.settings.owner,
+                                            f"Ray job slot {slot.settings.owner} failed")
+            self.ray_slots.start()
         self.store.reap_expired()
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -228,6 +258,12 @@ class JobRuntime:
             self._supervisor = None
         await asyncio.to_thread(self._check_lock.acquire)  # wait for a turn in progress
         self._check_lock.release()
+        if self.ray_slots is not None:
+            await asyncio.to_thread(self.ray_slots.stop, grace_s)
+            for owner in self.ray_slots.owners:
+                await asyncio.to_thread(self.store.release_owner, owner,
+                                        "requeued: the server stopped")
+            self.ray_slots = None
         for handle in self.workers:
             handle.stop.set()
         deadline = time.monotonic() + max(0.0, grace_s)

@@ -43,7 +43,7 @@ from .job_config import KINDS, build_config, resolve
 from .job_store import JobRecord, JobStore
 
 __all__ = ["WorkerSettings", "WorkerHandle", "worker_main", "run_job", "start_worker",
-           "new_owner", "warm_up", "error_summary", "EXIT_JOB_LOST"]
+           "new_owner", "warm_up", "error_summary", "EXIT_JOB_LOST", "Stopping"]
 
 _log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 4000  # longest error text stored for a FAILED job
@@ -117,8 +117,9 @@ def error_summary(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 3] + "..."
 
 
-class _Stopping(Exception):
+class Stopping(Exception):
     """The worker was asked to stop: give the job back to the queue."""
+
 
 
 class _Aborted(Exception):
@@ -127,7 +128,8 @@ class _Aborted(Exception):
 
 def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
             stop: threading.Event | None = None,
-            on_lost: Callable[[], None] | None = None) -> str:
+            on_lost: Callable[[], None] | None = None,
+            compute: Callable[..., object] = run_unit) -> str:
     """Run one claimed job to its end and record the outcome.
 
     Parameters
@@ -143,6 +145,9 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
         experiment still runs (by the lease thread, or by a progress report): a worker
         process exits there (:data:`EXIT_JOB_LOST`) instead of computing on until its next
         progress report. Without it the run stops at that report.
+    compute : callable
+        ``compute(unit, progress) -> Result``: :func:`landsim.units.run_unit` here, or a
+        call that runs the unit elsewhere (a Ray task) and relays its progress.
 
     Returns
     -------
@@ -172,7 +177,7 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
 
     def progress(fraction: float, message: str) -> None:
         if stop is not None and stop.is_set():
-            raise _Stopping()
+            raise Stopping()
         if lost.is_set():
             abort()
         now = time.monotonic()
@@ -200,7 +205,7 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
         unit = Unit(job.experiment, job.kind, config, seed=job.seed, replicate=job.replicate,
                     arm=job.arm)
         try:
-            result = run_unit(unit, progress=progress)
+            result = compute(unit, progress=progress)
         finally:
             finishing.set()
         if lost.is_set():
@@ -208,12 +213,14 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
         if store.succeed(job.id, owner, job.attempts, result):
             return "succeeded"
         return "aborted"
-    except _Stopping:
+    except Stopping:
         store.release(job.id, owner, "requeued: its worker was stopped")
         return "released"
     except _Aborted:
         return "aborted"
     except Exception as exc:  # the experiment failed: the job records why
+        if lost.is_set():  # ... or it was stopped because the job is no longer ours
+            return "aborted"
         store.fail(job.id, owner, error_summary(exc))
         return "failed"
     finally:
