@@ -165,17 +165,20 @@ class Result:
 
     def to_json_dict(self) -> dict:
         """Everything but the series arrays (listed by name, dtype and shape)."""
-        return {
+        out = {
             "format": FORMAT, "experiment": self.experiment, "kind": self.kind,
             "arm": self.arm, "config": self.config, "seed": self.seed,
             "replicate": self.replicate, "version": self.version,
-            "machine": self.machine, "node": self.node, "timings": self.timings,
+            "machine": self.machine, "timings": self.timings,
             "metrics": {k: _float_out(v) for k, v in self.metrics.items()},
             "series": {k: {"dtype": str(v.dtype), "shape": list(v.shape)}
                        for k, v in self.series.items()},
             "verdict": {"holds": self.verdict.holds, "rule": self.verdict.rule,
                         "evidence": self.verdict.evidence},
         }
+        if self.node:  # only results that ran on an executor's node say which
+            out["node"] = self.node
+        return out
 
 
 def _float_out(x: float) -> float | str:

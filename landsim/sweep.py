@@ -104,7 +104,11 @@ class SweepSpec:
     controls : bool
         Add the negative control arm of every replicate.
     device : {"cpu", "cuda"} or None
-        Real sweeps: where the networks run (default "cpu"); None for toy sweeps.
+        Real sweeps: where the networks run (default "cpu", or the device of ``base``);
+        None for toy sweeps.
+    base : Config, optional
+        The claim's Config every grid point starts from, instead of ``quick_config()`` or
+        ``Config()`` (the job service passes the job's own config).
 
     Raises
     ------
@@ -122,6 +126,7 @@ class SweepSpec:
     quick: bool = False
     controls: bool = False
     device: str | None = None
+    base: Any = None
 
     def __post_init__(self) -> None:
         from .experiments import EXPERIMENT_IDS
@@ -137,8 +142,14 @@ class SweepSpec:
         object.__setattr__(self, "root_seed", check_seed(self.root_seed, "root_seed"))
         object.__setattr__(self, "quick", bool(self.quick))
         object.__setattr__(self, "controls", bool(self.controls))
+        if self.base is not None and (not dataclasses.is_dataclass(self.base)
+                                      or isinstance(self.base, type)):
+            raise ValueError(f"base must be a Config instance of {self.claim}, got "
+                             f"{self.base!r}")
         if self.kind == "real":
-            device = "cpu" if self.device is None else self.device
+            device = self.device
+            if device is None:
+                device = getattr(self.base, "device", None) or "cpu"
             if device not in ("cpu", "cuda"):
                 raise ValueError(f"device must be one of ('cpu', 'cuda'), got {device!r}")
             object.__setattr__(self, "device", device)
@@ -194,7 +205,10 @@ class SweepSpec:
     def base_config(self):
         """The config every point starts from (quick or default, device set)."""
         module = self.module
-        base = module.quick_config() if self.quick else module.Config()
+        if self.base is not None:
+            base = self.base
+        else:
+            base = module.quick_config() if self.quick else module.Config()
         if self.kind == "real":
             base = dataclasses.replace(base, device=self.device)
         return base

@@ -12,7 +12,8 @@ and checks what the JobService promises with worker processes:
    the next queued job, which starts within a second and a half;
 3. a Ray worker killed with SIGKILL mid-job: Ray reruns the task and the job SUCCEEDS;
 4. a server restarted mid-job (SIGTERM, then a new server on the same data directory):
-   the job is requeued, resubmitted and SUCCEEDS; the same request id returns the same job.
+   the job is requeued, resubmitted and SUCCEEDS; the same request id returns the same job;
+5. a sweep job runs its units as Ray tasks, and its result lists each with its Ray node.
 
 It prints one JSON object of findings as its last line and ends its own cluster and
 server by process id (the processes in this network namespace), never by name.
@@ -142,6 +143,17 @@ def scenario(temp_dir: str, data_dir: str) -> dict:
             done = client.wait(slow.id, timeout=240)
             found["after_restart_state"] = done.state
             found["after_restart_attempts"] = done.attempts
+
+            # 5. a sweep job: its units run as Ray tasks, its result lists them
+            sweep = client.submit("E1", quick=True, seed=1, grid={"n_starts": [2, 3]},
+                                  seeds=2)
+            done = client.wait(sweep.id, timeout=240)
+            found["sweep_state"] = done.state
+            found["sweep_error"] = done.error
+            if done.state == "SUCCEEDED":
+                units = client.result(sweep.id).config["units"]
+                found["sweep_units"] = len(units)
+                found["sweep_nodes"] = sorted({u["node"] for u in units})
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -187,9 +187,16 @@ def cmd_submit(args, client: Client, out) -> int:
                              ) from None
         if not isinstance(config, dict):
             raise UsageError(f"--config must be a JSON object, got {args.config!r}")
+    grid = {}
+    for text in args.grid or ():
+        name, sep, values = text.partition("=")
+        if not sep or not name or not values:
+            raise UsageError(f"--grid must be FIELD=V1,V2,..., got {text!r}")
+        grid[name.strip()] = [v.strip() for v in values.split(",")]
     job = client.submit(args.experiment, kind=args.kind, config=config, quick=args.quick,
                         seed=args.seed, request_id=args.request_id, replicate=args.replicate,
-                        arm="control" if args.control else "claim")
+                        arm="control" if args.control else "claim", grid=grid,
+                        seeds=args.seeds, controls=args.controls)
     print(f"job {job.id} {job.state}", file=out, flush=True)
     return _follow(client, job.id, out) if args.watch else 0
 
@@ -338,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--control", action="store_true",
                    help="run the negative control of the config instead of the claim arm")
     c.add_argument("--config", help="JSON object of config overrides (of the claim arm)")
+    c.add_argument("--grid", action="append", metavar="FIELD=V1,V2",
+                   help="make the job a sweep over this Config field (repeatable; a tuple "
+                        "value is written a/b/c); the result lists every unit")
+    c.add_argument("--seeds", type=int, default=0, metavar="N",
+                   help="a sweep's replicates per grid point (default: 1 with --grid)")
+    c.add_argument("--controls", action="store_true",
+                   help="a sweep also runs the control arm of every replicate")
     c.add_argument("--request-id", help="idempotency key (default: a fresh uuid)")
     c.add_argument("--watch", action="store_true", help="follow the job to its end")
     c.set_defaults(func=cmd_submit)

@@ -27,6 +27,7 @@ class JobCalls:
     def submit(self, experiment: str, kind: str = "toy", config: dict | str | None = None,
                quick: bool = False, seed: int = 0, request_id: str | None = None, *,
                replicate: int = 0, arm: str = "claim", max_attempts: int = 0,
+               grid: dict | None = None, seeds: int = 0, controls: bool = False,
                timeout: float | None = None) -> Job:
         """Queue one run of claim ``experiment`` ("E1" .. "E7"): one replicate of one arm,
         the unit of work of ``landsim.units``.
@@ -51,9 +52,15 @@ class JobCalls:
             uuid4 is used when omitted, so the client's own retries never queue twice.
         max_attempts : int
             Starts allowed before a lost worker fails the job; 0: the server default.
+        grid, seeds, controls : optional
+            Make the job a sweep (``landsim sweep`` as one job): ``grid`` maps Config
+            fields to their values (tuples as tuples or ``"a/b/c"``), ``seeds`` is the
+            replicates per grid point (default 1 when a grid is given), ``controls`` adds
+            the control arm. ``config`` is then the base of every point; the job's result
+            lists every unit's result in ``config["units"]``.
         """
         request = create_job_request(experiment, kind, config, quick, seed, request_id,
-                                     replicate, arm, max_attempts)
+                                     replicate, arm, max_attempts, grid, seeds, controls)
         msg = self._unary("CreateJob", self._jobs.CreateJob, request, idempotent=True,
                           timeout=timeout)
         return Job.from_proto(msg)

@@ -138,6 +138,9 @@ class Job:
     attempts, max_attempts : int
     cancel_requested : bool
     created, started, finished, lease_expires : datetime or None (UTC)
+    sweep : dict or None
+        A sweep job's grid: ``{"axes": {field: [value text, ...]}, "seeds": n,
+        "controls": bool}``; None for a one-unit job.
     """
 
     id: str
@@ -160,6 +163,7 @@ class Job:
     started: _dt.datetime | None = field(repr=False)
     finished: _dt.datetime | None = field(repr=False)
     lease_expires: _dt.datetime | None = field(repr=False)
+    sweep: dict | None = field(default=None, repr=False)
 
     @property
     def final(self) -> bool:
@@ -183,7 +187,10 @@ class Job:
                    max_attempts=int(msg.max_attempts), error=msg.error,
                    cancel_requested=msg.cancel_requested, created=timestamp(msg.create_time),
                    started=timestamp(msg.start_time), finished=timestamp(msg.finish_time),
-                   lease_expires=timestamp(msg.lease_expire_time))
+                   lease_expires=timestamp(msg.lease_expire_time),
+                   sweep=({"axes": {a.field: list(a.values) for a in msg.sweep.axes},
+                           "seeds": int(msg.sweep.seeds), "controls": msg.sweep.controls}
+                          if msg.sweep.seeds else None))
 
 
 @dataclass(frozen=True)

@@ -168,11 +168,22 @@ def descend_request(landscape_id: str, x0, radius, n, init_seed: int, optimizer:
     return request
 
 
+def grid_value_text(value) -> str:
+    """One grid value as SweepGrid text: tuples and lists as ``a/b/c``, bools as
+    ``true``/``false``, numbers and strings as written."""
+    if isinstance(value, (tuple, list)):
+        return "/".join(grid_value_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def create_job_request(experiment: str, kind: str, config, quick: bool, seed: int,
                        request_id: str | None, replicate: int, arm: str,
-                       max_attempts: int) -> jobs_pb2.CreateJobRequest:
+                       max_attempts: int, grid=None, seeds: int = 0,
+                       controls: bool = False) -> jobs_pb2.CreateJobRequest:
     """The CreateJob request of ``Client.submit``'s arguments (a fresh uuid4 request id
-    when none is given)."""
+    when none is given); ``grid`` ({field: values}) or ``seeds`` make it a sweep job."""
     if kind not in JOB_KINDS:
         raise ValueError(f"kind must be one of {sorted(JOB_KINDS)}, got {kind!r}")
     if arm not in JOB_ARMS:
@@ -183,6 +194,13 @@ def create_job_request(experiment: str, kind: str, config, quick: bool, seed: in
         replicate=int(replicate), arm=JOB_ARMS[arm])
     if config is not None:
         request.config_json = config if isinstance(config, str) else json.dumps(config)
+    if grid or seeds or controls:
+        for name, values in dict(grid or {}).items():
+            values = [values] if isinstance(values, (str, int, float)) else list(values)
+            request.sweep.axes.add(field=str(name),
+                                   values=[grid_value_text(v) for v in values])
+        request.sweep.seeds = int(seeds or 1)
+        request.sweep.controls = bool(controls)
     return request
 
 

@@ -65,6 +65,10 @@ class JobSpec:
         ``SeedSequence(seed, spawn_key=(replicate,))``.
     arm : {"claim", "control"}
         Run ``config`` itself, or the experiment's ``control_config`` of it.
+    sweep : dict or None
+        A sweep job's grid (:func:`landsim_server.sweep_jobs.sweep_from_proto`): then
+        ``config`` is the base of every grid point, ``seed`` the root seed, and
+        ``replicate`` and ``arm`` keep their defaults. None: one unit.
     """
 
     experiment: str
@@ -75,6 +79,7 @@ class JobSpec:
     max_attempts: int = 3
     replicate: int = 0
     arm: str = "claim"
+    sweep: dict | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -104,6 +109,14 @@ class JobSpec:
                              f"{self.replicate!r}")
         if self.arm not in ARMS:
             raise ValueError(f"arm must be one of {ARMS}, got {self.arm!r}")
+        if self.sweep is not None and (not isinstance(self.sweep, dict)
+                                       or set(self.sweep) != {"axes", "seeds", "controls"}):
+            raise ValueError(f"sweep must be None or a dict of axes, seeds and controls, got "
+                             f"{self.sweep!r}")
+        if self.sweep is not None and (self.replicate != 0 or self.arm != "claim"):
+            raise ValueError("a sweep job runs replicates 0 .. seeds-1 (and both arms with "
+                             "controls): its replicate must be 0 and its arm the claim, got "
+                             f"replicate={self.replicate}, arm={self.arm!r}")
 
     def fingerprint(self) -> str:
         """Canonical JSON of the spec: two requests are the same job iff these are equal.
@@ -118,6 +131,8 @@ class JobSpec:
             data["replicate"] = self.replicate
         if self.arm != "claim":
             data["arm"] = self.arm
+        if self.sweep is not None:
+            data["sweep"] = self.sweep
         return canonical_json(data)
 
 

@@ -29,7 +29,7 @@ from landsim.experiments import EXPERIMENT_IDS
 from landsim.results import Result
 from landsim.seeding import check_seed
 
-from . import job_config
+from . import job_config, sweep_jobs
 from .errors import InvalidArgument, wire_errors
 from .job_config import JobSpec
 from .job_records import JobEvent, JobRecord
@@ -102,6 +102,12 @@ def spec_from_request(request: jobs_pb2.CreateJobRequest, *, default_max_attempt
         except ValueError as exc:
             raise InvalidArgument("config_json", str(exc)) from exc
     experiment = request.experiment_id
+    sweep = sweep_jobs.sweep_from_proto(request.sweep)
+    if sweep is not None and (request.replicate != 0 or arm != "claim"):
+        raise InvalidArgument("sweep", "a sweep job runs replicates 0 .. seeds-1 (and both "
+                                       "arms with sweep.controls): leave replicate 0 and arm "
+                                       f"unspecified, got replicate={request.replicate}, "
+                                       f"arm={arm!r}")
     if kind == "toy":
         try:
             module = job_config.resolve("toy", experiment)
@@ -117,6 +123,8 @@ def spec_from_request(request: jobs_pb2.CreateJobRequest, *, default_max_attempt
             except ValueError as exc:
                 raise InvalidArgument("arm", f"the control of this config is not valid: "
                                              f"{exc}") from exc
+        if sweep is not None:
+            sweep_jobs.check_sweep(experiment, sweep, int(request.seed), config)
         overrides, quick = job_config.config_dict(config), False
     else:
         reason = job_config.real_available()
@@ -131,7 +139,7 @@ def spec_from_request(request: jobs_pb2.CreateJobRequest, *, default_max_attempt
     try:
         return JobSpec(experiment=experiment, kind=kind, config=overrides, quick=quick,
                        seed=int(request.seed), max_attempts=max_attempts,
-                       replicate=int(request.replicate), arm=arm)
+                       replicate=int(request.replicate), arm=arm, sweep=sweep)
     except ValueError as exc:  # e.g. a NaN inside a Struct, or too large
         raise InvalidArgument(which or "config_json", str(exc)) from exc
 
@@ -151,6 +159,7 @@ def job_to_proto(job: JobRecord, event: JobEvent | None = None) -> jobs_pb2.Job:
         progress=progress, message=message, attempts=attempts, max_attempts=job.max_attempts,
         error=error, cancel_requested=job.cancel_requested, replicate=job.replicate,
         arm=JOB_ARMS[job.arm])
+    sweep_jobs.sweep_to_proto(job.sweep, out.sweep)
     set_timestamp(out.create_time, job.created)
     set_timestamp(out.start_time, job.started)
     set_timestamp(out.finish_time, job.finished)

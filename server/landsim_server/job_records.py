@@ -62,13 +62,14 @@ class JobRecord:
     finished: float | None
     replicate: int = 0
     arm: str = "claim"
+    sweep: dict | None = None  # a sweep job's grid (JobSpec.sweep); None for one unit
 
     @property
     def spec(self) -> JobSpec:
         """What the job runs."""
         return JobSpec(experiment=self.experiment, kind=self.kind, config=self.config,
                        quick=self.quick, seed=self.seed, max_attempts=self.max_attempts,
-                       replicate=self.replicate, arm=self.arm)
+                       replicate=self.replicate, arm=self.arm, sweep=self.sweep)
 
     @property
     def final(self) -> bool:
@@ -96,11 +97,11 @@ def record_from_row(row: tuple) -> JobRecord:
     """A :class:`JobRecord` from a row of :data:`~landsim_server.job_schema.JOB_COLUMNS`."""
     (seq, id_, request_id, experiment, kind, config, quick, seed, state, progress, message,
      attempts, max_attempts, lease_owner, lease_expires, cancel, error, created, started,
-     finished, replicate, arm) = row
+     finished, replicate, arm, sweep) = row
     return JobRecord(seq, id_, request_id, experiment, kind, json.loads(config), bool(quick),
                      seed, state, progress, message, attempts, max_attempts, lease_owner,
                      lease_expires, bool(cancel), error, created, started, finished,
-                     int(replicate), arm)
+                     int(replicate), arm, json.loads(sweep) if sweep else None)
 
 
 def encode_page_token(after_seq: int, states: Sequence[str]) -> str:

@@ -80,6 +80,7 @@ ADDED_COLUMNS = (
     ("replicate", "INTEGER NOT NULL DEFAULT 0"),
     ("arm", "TEXT NOT NULL DEFAULT 'claim'"),
     ("released", "INTEGER NOT NULL DEFAULT 0"),
+    ("sweep", "TEXT NOT NULL DEFAULT ''"),  # a sweep job's grid as JSON; '' for one unit
 )
 
 
@@ -107,7 +108,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 #: the order :func:`~landsim_server.job_records.record_from_row` expects.
 JOB_COLUMNS = ("seq, id, request_id, experiment, kind, config, quick, seed, state, progress, "
                "message, attempts, max_attempts, lease_owner, lease_expires, "
-               "cancel_requested, error, created, started, finished, replicate, arm")
+               "cancel_requested, error, created, started, finished, replicate, arm, sweep")
 
 
 def open_tables(conn: sqlite3.Connection) -> list[str]:

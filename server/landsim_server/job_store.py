@@ -141,11 +141,14 @@ class JobStore:
                     return record_from_row(row[:-1]), False
             job_id = uuid.uuid4().hex
             c.execute("INSERT INTO jobs (id, request_id, fingerprint, experiment, kind, config, "
-                      "quick, seed, replicate, arm, state, message, max_attempts, created) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'QUEUED', 'queued', ?, ?)",
+                      "quick, seed, replicate, arm, sweep, state, message, max_attempts, "
+                      "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'QUEUED', 'queued', "
+                      "?, ?)",
                       (job_id, request_id or None, fingerprint, spec.experiment, spec.kind,
                        json.dumps(spec.config, sort_keys=True), int(spec.quick), spec.seed,
-                       spec.replicate, spec.arm, spec.max_attempts, now))
+                       spec.replicate, spec.arm,
+                       json.dumps(spec.sweep, sort_keys=True) if spec.sweep else "",
+                       spec.max_attempts, now))
             self._event(c, job_id, now)
             return self._get(c, job_id), True
 

@@ -13,6 +13,9 @@ Everything the JobService promises holds unchanged, because the bookkeeping is t
   slot then force-cancels the Ray task.
 - A Ray worker killed mid-task: Ray runs the task again (``max_retries``) and the job
   finishes; the slot keeps its lease meanwhile.
+- A sweep job runs its units as parallel Ray tasks (a RayExecutor watched for the job's
+  cancel), storing each unit's result as it finishes, so a requeued sweep runs only the
+  units it lacks.
 - A server that stops gives its running jobs back to the queue (their tasks cancelled); a
   server killed outright leaves leases that expire, so the jobs are queued again and the
   next server resubmits them. Ray ends the tasks of a driver that died.
@@ -39,6 +42,40 @@ class _Slot:
     settings: WorkerSettings
     thread: threading.Thread | None = None
     abandon: threading.Event = field(default_factory=threading.Event)
+
+
+class _WatchedExecutor:
+    """A sweep job's RayExecutor (on the cluster this process joined), cancelled as soon as
+    ``should_stop()`` says so (a cancelled job, a server that stops)."""
+
+    def __init__(self, should_stop, poll_s: float = 0.1) -> None:
+        from landsim.executors.ray_executor import RayExecutor
+
+        self.executor = RayExecutor()
+        self._done = threading.Event()
+
+        def watch() -> None:
+            while not self._done.wait(poll_s):
+                if should_stop():
+                    self.executor.cancel()
+                    return
+
+        self._watcher = threading.Thread(target=watch, daemon=True, name="sweep-watch")
+        self._watcher.start()
+
+    def submit(self, units, progress=None):
+        return self.executor.submit(units, progress)
+
+    def cancel(self) -> None:
+        self.executor.cancel()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._watcher.join()
+        self.executor.close()
 
 
 class RayJobSlots:
@@ -95,7 +132,10 @@ class RayJobSlots:
                 outcome = run_job(store, job, settings, self.stop_event,
                                   on_lost=slot.abandon.set,
                                   compute=lambda unit, progress: self._compute(
-                                      slot, unit, progress))
+                                      slot, unit, progress),
+                                  sweep_executor=lambda: _WatchedExecutor(
+                                      lambda: self.stop_event.is_set() or
+                                      slot.abandon.is_set()))
                 _log.info("job %s %s (on Ray)", job.id, outcome)
         except Exception:
             _log.exception("Ray job slot %s failed; the supervisor restarts it",

@@ -41,6 +41,7 @@ from landsim.units import Unit, run_unit
 
 from .job_config import KINDS, build_config, resolve
 from .job_store import JobRecord, JobStore
+from .sweep_jobs import SweepInterrupted
 
 __all__ = ["WorkerSettings", "WorkerHandle", "worker_main", "run_job", "start_worker",
            "new_owner", "warm_up", "error_summary", "EXIT_JOB_LOST", "Stopping"]
@@ -129,7 +130,8 @@ class _Aborted(Exception):
 def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
             stop: threading.Event | None = None,
             on_lost: Callable[[], None] | None = None,
-            compute: Callable[..., object] = run_unit) -> str:
+            compute: Callable[..., object] = run_unit,
+            sweep_executor: Callable[[], object] | None = None) -> str:
     """Run one claimed job to its end and record the outcome.
 
     Parameters
@@ -148,6 +150,9 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
     compute : callable
         ``compute(unit, progress) -> Result``: :func:`landsim.units.run_unit` here, or a
         call that runs the unit elsewhere (a Ray task) and relays its progress.
+    sweep_executor : callable, optional
+        For a sweep job: makes the executor its units run on (default: one after another
+        in this process, :class:`landsim.executors.SerialExecutor`).
 
     Returns
     -------
@@ -202,10 +207,13 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
     try:
         module = resolve(job.kind, job.experiment)
         config = build_config(module, job.config, job.quick)
-        unit = Unit(job.experiment, job.kind, config, seed=job.seed, replicate=job.replicate,
-                    arm=job.arm)
         try:
-            result = compute(unit, progress=progress)
+            if job.sweep:
+                result = _run_sweep(job, config, settings, progress, sweep_executor)
+            else:
+                unit = Unit(job.experiment, job.kind, config, seed=job.seed,
+                            replicate=job.replicate, arm=job.arm)
+                result = compute(unit, progress=progress)
         finally:
             finishing.set()
         if lost.is_set():
@@ -221,11 +229,26 @@ def run_job(store: JobStore, job: JobRecord, settings: WorkerSettings,
     except Exception as exc:  # the experiment failed: the job records why
         if lost.is_set():  # ... or it was stopped because the job is no longer ours
             return "aborted"
+        if isinstance(exc, SweepInterrupted) and stop is not None and stop.is_set():
+            store.release(job.id, owner, "requeued: its worker was stopped")
+            return "released"
         store.fail(job.id, owner, error_summary(exc))
         return "failed"
     finally:
         done.set()
         beat.join()
+
+
+def _run_sweep(job: JobRecord, config, settings: WorkerSettings, progress,
+               sweep_executor: Callable[[], object] | None):
+    """Run a sweep job's units (those not stored yet) and return the sweep's Result."""
+    from landsim.executors import SerialExecutor
+
+    from .sweep_jobs import run_sweep_job, sweep_dir, sweep_spec
+
+    spec = sweep_spec(job.experiment, job.kind, job.sweep, job.seed, config)
+    with (sweep_executor or SerialExecutor)() as executor:
+        return run_sweep_job(spec, sweep_dir(settings.data_dir, job.id), executor, progress)
 
 
 def warm_up(kinds: tuple) -> None:

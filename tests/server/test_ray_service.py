@@ -78,4 +78,7 @@ def test_jobs_on_ray_keep_every_promise_of_the_job_service(tmp_path):
     assert found["same_job_after_restart"] is True
     assert found["after_restart_state"] == "SUCCEEDED"
     assert found["after_restart_attempts"] == 2  # started, requeued by the stop, started
+    assert found["sweep_state"] == "SUCCEEDED", found["sweep_error"]
+    assert found["sweep_units"] == 4  # 2 grid points x 2 seeds
+    assert len(found["sweep_nodes"]) == 1 and len(found["sweep_nodes"][0]) >= 16
     assert leftover == [], "cluster processes outlived the scenario"

@@ -46,7 +46,7 @@ JOB_STATE_FAILED: JobState
 JOB_STATE_CANCELLED: JobState
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("experiment_id", "kind", "config_json", "config_struct", "quick", "seed", "request_id", "max_attempts", "replicate", "arm")
+    __slots__ = ("experiment_id", "kind", "config_json", "config_struct", "quick", "seed", "request_id", "max_attempts", "replicate", "arm", "sweep")
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class CreateJobRequest(_message.Message):
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     REPLICATE_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     kind: JobKind
     config_json: str
@@ -67,10 +68,29 @@ class CreateJobRequest(_message.Message):
     max_attempts: int
     replicate: int
     arm: JobArm
-    def __init__(self, experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., config_struct: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., quick: _Optional[bool] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., max_attempts: _Optional[int] = ..., replicate: _Optional[int] = ..., arm: _Optional[_Union[JobArm, str]] = ...) -> None: ...
+    sweep: SweepGrid
+    def __init__(self, experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., config_struct: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., quick: _Optional[bool] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., max_attempts: _Optional[int] = ..., replicate: _Optional[int] = ..., arm: _Optional[_Union[JobArm, str]] = ..., sweep: _Optional[_Union[SweepGrid, _Mapping]] = ...) -> None: ...
+
+class GridAxis(_message.Message):
+    __slots__ = ("field", "values")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, field: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SweepGrid(_message.Message):
+    __slots__ = ("axes", "seeds", "controls")
+    AXES_FIELD_NUMBER: _ClassVar[int]
+    SEEDS_FIELD_NUMBER: _ClassVar[int]
+    CONTROLS_FIELD_NUMBER: _ClassVar[int]
+    axes: _containers.RepeatedCompositeFieldContainer[GridAxis]
+    seeds: int
+    controls: bool
+    def __init__(self, axes: _Optional[_Iterable[_Union[GridAxis, _Mapping]]] = ..., seeds: _Optional[int] = ..., controls: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "request_id", "experiment_id", "kind", "config_json", "quick", "seed", "state", "progress", "message", "attempts", "max_attempts", "error", "cancel_requested", "create_time", "start_time", "finish_time", "lease_expire_time", "replicate", "arm")
+    __slots__ = ("id", "request_id", "experiment_id", "kind", "config_json", "quick", "seed", "state", "progress", "message", "attempts", "max_attempts", "error", "cancel_requested", "create_time", "start_time", "finish_time", "lease_expire_time", "replicate", "arm", "sweep")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +111,7 @@ class Job(_message.Message):
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     REPLICATE_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
     id: str
     request_id: str
     experiment_id: str
@@ -111,7 +132,8 @@ class Job(_message.Message):
     lease_expire_time: _timestamp_pb2.Timestamp
     replicate: int
     arm: JobArm
-    def __init__(self, id: _Optional[str] = ..., request_id: _Optional[str] = ..., experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., quick: _Optional[bool] = ..., seed: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., attempts: _Optional[int] = ..., max_attempts: _Optional[int] = ..., error: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replicate: _Optional[int] = ..., arm: _Optional[_Union[JobArm, str]] = ...) -> None: ...
+    sweep: SweepGrid
+    def __init__(self, id: _Optional[str] = ..., request_id: _Optional[str] = ..., experiment_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., config_json: _Optional[str] = ..., quick: _Optional[bool] = ..., seed: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., attempts: _Optional[int] = ..., max_attempts: _Optional[int] = ..., error: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replicate: _Optional[int] = ..., arm: _Optional[_Union[JobArm, str]] = ..., sweep: _Optional[_Union[SweepGrid, _Mapping]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)
