@@ -214,6 +214,10 @@ def cmd_job(args, client: Client, out) -> int:
           f"replicate {job.replicate}\narm       {job.arm}\n"
           f"attempts  {job.attempts}/{job.max_attempts}\ncreated   {when(job.created)}\n"
           f"started   {when(job.started)}\nfinished  {when(job.finished)}", file=out)
+    if job.sweep:
+        axes = "; ".join(f"{k} = {', '.join(v)}" for k, v in job.sweep["axes"].items())
+        print(f"sweep     {axes or '(base config)'}; {job.sweep['seeds']} seed(s)"
+              f"{', with controls' if job.sweep['controls'] else ''}", file=out)
     if job.error:
         print(f"error     {job.error}", file=out)
     return 0
@@ -238,6 +242,13 @@ def cmd_result(args, client: Client, out) -> int:
         print(f"  {name:28} {value:.6g}", file=out)
     print("series    " + ", ".join(f"{k} {list(v.shape)}" for k, v in result.series.items()),
           file=out)
+    units = result.config.get("units") if isinstance(result.config, dict) else None
+    if isinstance(units, list):  # a sweep job: one line per unit
+        for u in units:
+            point = ",".join(f"{k}={v}" for k, v in u.get("point", {}).items()) or "base"
+            print(f"  unit {u.get('arm')} {point} r{u.get('replicate')}: "
+                  f"{'holds' if u.get('holds') else 'fails'}"
+                  f"{' on ' + u['node'] if u.get('node') else ''}", file=out)
     if args.out:
         path = result.save(args.out)
         print(f"result written to {path}", file=out)

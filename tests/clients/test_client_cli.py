@@ -164,6 +164,28 @@ def test_submit_replicate_and_control(cli, tmp_path):
     assert code == 2 and "--replicate" in err
 
 
+def test_submit_a_sweep_job(cli, tmp_path):
+    code, out, err = cli("submit", "E1", "--quick", "--seed", 2, "--config",
+                         json.dumps(TINY_E1), "--grid", "steps=40,60", "--seeds", 2,
+                         "--watch")
+    assert code == 0, err
+    job_id = out.splitlines()[0].split()[1]
+    code, out, _ = cli("job", job_id)
+    assert code == 0 and "sweep     steps = 40, 60; 2 seed(s)\n" in out
+    code, out, _ = cli("result", job_id, "--out", tmp_path / "res")
+    assert code == 0 and "units_holding" in out
+    lines = [ln for ln in out.splitlines() if ln.startswith("  unit ")]
+    assert [ln.split(":")[0] for ln in lines] == [
+        "  unit claim steps=40 r0", "  unit claim steps=40 r1", "  unit claim steps=60 r0",
+        "  unit claim steps=60 r1"]
+    stored = load_result(tmp_path / "res" / "E1-toy-claim-seed2-r0.json")
+    assert len(stored.config["units"]) == 4 and stored.series["unit_holds"].shape == (4,)
+    code, _, err = cli("submit", "E1", "--quick", "--grid", "steps")
+    assert code == 2 and "--grid must be FIELD=V1,V2" in err
+    code, _, err = cli("submit", "E1", "--quick", "--grid", "no_field=1")
+    assert code == 2 and "sweep.axes[0]" in err
+
+
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True
