@@ -1,11 +1,11 @@
 """The local executor: a pool of processes over this machine's cores (the default).
 
 Each worker is a ``spawn`` process that runs one unit at a time with
-:func:`landsim.units.run_unit`; its Numba kernels use ``cores // workers`` threads, so the
-pool does not oversubscribe the machine. Progress comes back through a queue and is handed
-to the caller's callback in the caller's thread. A worker that dies (killed, out of memory)
-breaks the pool: the executor starts a fresh one and runs the unfinished units again, each
-at most ``max_retries`` more times.
+:func:`landsim.units.run_unit`; its Numba kernels and its BLAS use ``cores // workers``
+threads, so the pool does not oversubscribe the machine. Progress comes back through a
+queue and is handed to the caller's callback in the caller's thread. A worker that dies
+(killed, out of memory) breaks the pool: the executor starts a fresh one and runs the
+unfinished units again, each at most ``max_retries`` more times.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from .._checks import int_at_least
 from ..units import Unit
@@ -35,6 +36,26 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: Thread-count variables of the BLAS and OpenMP libraries NumPy and SciPy may load.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@contextmanager
+def _thread_caps(n: int) -> Iterator[None]:
+    """While workers are spawned, cap their BLAS/OpenMP threads at ``n`` (each library
+    reads its variable once, when the worker imports NumPy): without it every worker's
+    BLAS starts one thread per core, and two workers on two cores run 2-3x slower than
+    one. Variables the user set are left alone."""
+    added = {k: str(n) for k in THREAD_VARIABLES if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 def _init_worker(progress_queue, kernel_threads: int) -> None:
@@ -128,7 +149,9 @@ class LocalExecutor(Executor):
             if self.cancelled:
                 raise Cancelled(f"cancelled with {len(todo)} unit(s) not finished")
             self._pool = self._new_pool(min(self.workers, len(todo)))
-            futures = {self._pool.submit(_run_in_worker, i, u): i for i, u in todo.items()}
+            with _thread_caps(max(1, default_workers() // self.workers)):  # spawned here
+                futures = {self._pool.submit(_run_in_worker, i, u): i
+                           for i, u in todo.items()}
             broken = False
             try:
                 pending = set(futures)
