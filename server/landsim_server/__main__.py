@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -111,6 +112,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m landsim_serve
         options = ServerOptions.from_env(**args)
     except ValueError as exc:
         parser.error(str(exc))
+    if options.executor == "ray" and importlib.util.find_spec("ray") is None:
+        from landsim.executors.ray_executor import RAY_MISSING
+
+        parser.error(f"--executor ray: {RAY_MISSING}")
     if options.processes > 1 and index is None:
         from .processes import serve_processes
 

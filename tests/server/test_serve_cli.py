@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -111,3 +112,23 @@ def test_import_landsim_does_not_import_grpc():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_executor_ray_without_ray_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    from landsim_server.__main__ import main
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ray" else real_find_spec(name, *a))
+    with pytest.raises(SystemExit) as exit_:
+        main(["--executor", "ray", "--data-dir", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert 'pip install "landsim[ray]"' in capsys.readouterr().err
+
+
+def test_executor_must_be_local_or_ray(tmp_path, capsys):
+    from landsim_server.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--executor", "dask", "--data-dir", str(tmp_path)])
+    assert "invalid choice: 'dask'" in capsys.readouterr().err
