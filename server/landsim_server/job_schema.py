@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished REAL,
     replicate INTEGER NOT NULL DEFAULT 0,
     arm TEXT NOT NULL DEFAULT 'claim',
-    released INTEGER NOT NULL DEFAULT 0
+    released INTEGER NOT NULL DEFAULT 0,
+    sweep TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 CREATE TABLE IF NOT EXISTS job_events (

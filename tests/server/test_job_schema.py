@@ -36,10 +36,20 @@ def test_migrate_adds_the_missing_columns_in_order(tmp_path):
 
 def test_a_row_reads_back_as_a_record():
     row = (1, "j", None, "E1", "toy", json.dumps({"dim": 4}), 1, 7, "QUEUED", 0.0, "queued",
-           0, 3, None, None, 0, "", 10.0, None, None, 2, "control")
+           0, 3, None, None, 0, "", 10.0, None, None, 2, "control", "")
     assert len(row) == len(JOB_COLUMNS.split(","))
     record = record_from_row(row)
     assert isinstance(record, JobRecord)
     assert record.config == {"dim": 4} and record.quick is True
     assert record.replicate == 2 and record.arm == "control" and not record.final
     assert record.spec.arm == "control" and record.spec.seed == 7
+    assert record.sweep is None and record.spec.sweep is None
+
+
+def test_a_sweep_row_reads_back_with_its_grid():
+    sweep = {"axes": [["steps", ["40", "60"]]], "seeds": 2, "controls": False}
+    row = (1, "j", None, "E1", "toy", "{}", 0, 7, "QUEUED", 0.0, "queued", 0, 3, None, None,
+           0, "", 10.0, None, None, 0, "claim", json.dumps(sweep))
+    record = record_from_row(row)
+    assert record.sweep == sweep and record.spec.sweep == sweep
+    assert '"sweep"' in record.spec.fingerprint()
