@@ -391,8 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rpt.add_argument("dir", help="directory of stored results")
     rpt.add_argument("--out", default=None, help="where to write the report (default: DIR)")
 
+    from .plugins_cli import add_plugins_parser
     from .sweep_cli import add_sweep_parser
     add_sweep_parser(sub)
+    add_plugins_parser(sub)
 
     # `landsim serve ...` hands its arguments to the server's own parser (see
     # `landsim serve --help`), found through the "landsim.commands" entry point; grpc is
@@ -414,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              executor=args.executor, workers=args.workers,
                              address=args.address,
                              replicates=args.replicates)
-    if args.command == "sweep":
+    if args.command in ("sweep", "plugins"):
         return args.func(args)
     if args.command == "report":
         return run_report(args.dir, args.out)

@@ -258,6 +258,21 @@ def cmd_result(args, client: Client, out) -> int:
     return 0
 
 
+def cmd_plugins(args, client: Client, out) -> int:
+    found = client.plugins()
+    if args.json:
+        print(json.dumps(found, indent=2), file=out)
+        return 0
+    if not found:
+        print("no plug-ins: this server runs no torch worker (real jobs are off)", file=out)
+    for p in found:
+        print(f"{p['group']}/{p['name']}  {p['summary']}", file=out)
+        for f in p["fields"]:
+            print(f"    {f['field']}: {f['type']} = {json.dumps(f['default'])}"
+                  f"{'  # ' + f['doc'] if f['doc'] else ''}", file=out)
+    return 0
+
+
 def cmd_delete_job(args, client: Client, out) -> int:
     client.delete_job(args.id)
     print(f"deleted job {args.id}", file=out)
@@ -366,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--request-id", help="idempotency key (default: a fresh uuid)")
     c.add_argument("--watch", action="store_true", help="follow the job to its end")
     c.set_defaults(func=cmd_submit)
+
+    c = sub.add_parser("plugins", help="the model and dataset plug-ins real jobs can name")
+    c.add_argument("--json", action="store_true", help="print them as JSON")
+    c.set_defaults(func=cmd_plugins)
 
     c = sub.add_parser("jobs", help="list jobs")
     c.add_argument("--state", nargs="+", type=str.upper, choices=JOB_STATES)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 
@@ -64,6 +65,24 @@ class JobCalls:
         msg = self._unary("CreateJob", self._jobs.CreateJob, request, idempotent=True,
                           timeout=timeout)
         return Job.from_proto(msg)
+
+    def plugins(self, *, timeout: float | None = None) -> list[dict]:
+        """The model, dataset and loss plug-ins real jobs can name on this server.
+
+        Returns
+        -------
+        list of dict
+            ``{"group", "name", "summary", "fields": [{"field", "type", "default",
+            "doc"}]}`` per plug-in (``default`` decoded from JSON); empty when the server
+            runs no torch worker.
+        """
+        msg = self._unary("ListPlugins", self._jobs.ListPlugins,
+                          jobs_pb2.ListPluginsRequest(), idempotent=True, timeout=timeout)
+        return [{"group": p.group, "name": p.name, "summary": p.summary,
+                 "fields": [{"field": f.field, "type": f.type,
+                             "default": json.loads(f.default_json) if f.default_json
+                             else None, "doc": f.doc} for f in p.fields]}
+                for p in msg.plugins]
 
     def get_job(self, job_id: str, *, timeout: float | None = None) -> Job:
         """One job by id."""

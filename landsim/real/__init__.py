@@ -16,6 +16,13 @@ data
 models
     ``MLP``, ``SmallCNN``, ``ModelSpec`` (frozen config, ``.build``, ``.to_dict``),
     ``build_model(name | nn.Module, input_shape=, n_classes=, seed=, **spec)``.
+plugins
+    Models, datasets and losses found by entry point (groups ``landsim.models``,
+    ``landsim.datasets``, ``landsim.losses``): ``Plugin`` (name, config dataclass, build,
+    summary), ``find``, ``installed``, ``config_schema``, ``make_config``,
+    ``build_model`` / ``build_dataset`` / ``build_loss``; the built-ins (mlp, cnn; digits,
+    teacher, mixture, idx, npz; cross_entropy) are plug-ins too. ``landsim plugins``
+    lists what is installed.
 flat
     ``FlatModel(model, device)``: ``n_params``, ``get_flat``, ``set_flat``, ``unflatten``,
     ``logits/loss(flat, x, y, buffers, batch_stats)``, ``evaluate``, ``accuracy``,

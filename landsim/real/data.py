@@ -11,7 +11,8 @@ Sources (all offline)
 Every loader returns a :class:`Dataset`. Unless the source brings its own test split, the
 train/test split is a permutation drawn from ``seed``; features are standardised with the
 training split's mean and standard deviation when ``standardise`` is true. The same seed
-gives the same tensors on every machine.
+gives the same tensors on every machine. Each source is also a dataset plug-in of
+:mod:`landsim.real.plugins` (``DIGITS_PLUGIN``, ...; ``build(config, seed)``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,7 @@ from ._dataset import Dataset, as_dataset, from_arrays, split_indices, standardi
 __all__ = [
     "SOURCES", "IDX_DTYPES", "Dataset", "split_indices", "standardise_split",
     "digits", "teacher", "mixture", "read_idx", "write_idx", "idx", "npz", "make_dataset",
+    "DIGITS_PLUGIN", "TEACHER_PLUGIN", "MIXTURE_PLUGIN", "IDX_PLUGIN", "NPZ_PLUGIN",
 ]
 
 #: Dataset sources understood by :func:`make_dataset`.
@@ -354,3 +357,113 @@ def make_dataset(source: str = "digits", seed: int = 0, **kwargs: Any) -> Datase
     loader = {"digits": digits, "teacher": teacher, "mixture": mixture, "idx": idx,
               "npz": npz}[source]
     return loader(seed=seed, **kwargs)
+
+
+# ------------------------------------------------------------------------ plug-ins
+def _check(config: Any) -> None:
+    """Validate a plug-in config by the loader's own checks (without loading anything)."""
+    for name, value in asdict(config).items():
+        if name in ("n_train", "n_test", "dim", "hidden"):
+            int_at_least(name, value, 1)
+        elif name == "n_classes":
+            int_at_least(name, value, 2)
+        elif name == "test_fraction":
+            real_in(name, value, 0.0, 1.0, low_open=True)
+        elif name == "separation":
+            real_in(name, value, 0.0)
+        elif name == "limit":
+            int_at_least(name, value, 0)
+            if value == 1:
+                raise ValueError("limit must be 0 (all samples) or an integer >= 2, got 1")
+        elif name in ("path", "train_images", "train_labels") and not value:
+            raise ValueError(f"{name} must be given (a file path), got {value!r}")
+
+
+@dataclass(frozen=True)
+class DigitsConfig:
+    test_fraction: float = 0.25  # fraction in the test split, in ]0, 1[
+    image: bool = False  # inputs (1, 8, 8) for a CNN instead of (64,)
+    standardise: bool = True  # standardise pixels with the training statistics
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    n_train: int = 2000  # training samples, >= 1
+    n_test: int = 1000  # test samples, >= 1
+    dim: int = 20  # input dimension, >= 1
+    n_classes: int = 4  # classes, >= 2
+    hidden: int = 32  # teacher width, >= 1
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    n_train: int = 2000  # training samples, >= 1
+    n_test: int = 1000  # test samples, >= 1
+    dim: int = 20  # input dimension, >= 1
+    n_classes: int = 4  # classes, >= 2
+    separation: float = 2.0  # distance between class means, >= 0
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+@dataclass(frozen=True)
+class IdxConfig:
+    train_images: str = ""  # IDX file of the training images (required)
+    train_labels: str = ""  # IDX file of the training labels (required)
+    test_images: str = ""  # IDX file of the test images ("" = hold out test_fraction)
+    test_labels: str = ""  # IDX file of the test labels (with test_images)
+    test_fraction: float = 0.2  # held out without test files, in ]0, 1[
+    limit: int = 0  # keep the first limit samples of each file (0 = all, else >= 2)
+    standardise: bool = False  # standardise pixels (else uint8 scaled to [0, 1])
+
+    def __post_init__(self) -> None:
+        _check(self)
+        if bool(self.test_images) != bool(self.test_labels):
+            raise ValueError("give both test_images and test_labels, or neither")
+
+
+@dataclass(frozen=True)
+class NpzConfig:
+    path: str = ""  # .npz file with arrays x, y (optionally x_test, y_test) (required)
+    test_fraction: float = 0.2  # held out without x_test/y_test, in ]0, 1[
+    standardise: bool = True  # standardise features with the training statistics
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+def _build_source(name: str):
+    def build(config: Any, seed: int) -> Dataset:
+        kwargs = asdict(config)
+        if name == "idx":
+            kwargs["test_images"] = kwargs["test_images"] or None
+            kwargs["test_labels"] = kwargs["test_labels"] or None
+            kwargs["limit"] = kwargs["limit"] or None
+        return make_dataset(name, seed=seed, **kwargs)
+
+    return build
+
+
+def _plugin(name: str, config: type, summary: str):
+    from .plugins import Plugin
+
+    return Plugin(name, config, _build_source(name), summary)
+
+
+DIGITS_PLUGIN = _plugin("digits", DigitsConfig, "scikit-learn's bundled 8 x 8 handwritten "
+                        "digits, 10 classes (offline)")
+TEACHER_PLUGIN = _plugin("teacher", TeacherConfig, "Gaussian inputs labelled by a random "
+                         "one-hidden-layer tanh teacher")
+MIXTURE_PLUGIN = _plugin("mixture", MixtureConfig, "a Gaussian mixture, one component per "
+                         "class")
+IDX_PLUGIN = _plugin("idx", IdxConfig, "MNIST-format IDX files (gzip optional) on the machine "
+                     "that runs the experiment")
+NPZ_PLUGIN = _plugin("npz", NpzConfig, "a .npz file with arrays x, y (optionally x_test, "
+                     "y_test) on the machine that runs the experiment")

@@ -2,7 +2,8 @@
 
 :class:`MLP` (fully connected, optional batch norm) and :class:`SmallCNN` (two 3 x 3
 convolutions with max pooling, for 8 x 8 or 28 x 28 images) are registered under
-``"mlp"`` and ``"cnn"``; :class:`ModelSpec` holds a model's settings (validated, and
+``"mlp"`` and ``"cnn"`` (also as the model plug-ins :data:`MLP_PLUGIN` and :data:`CNN_PLUGIN`
+of :mod:`landsim.real.plugins`); :class:`ModelSpec` holds a model's settings (validated, and
 stored in checkpoints as a plain dict); :func:`build_model` makes a freshly initialised
 network from a name and a seed, or accepts any ``torch.nn.Module`` the user made.
 
@@ -22,7 +23,8 @@ from torch import nn
 from .._checks import choice, int_at_least
 from ._device import check_seed
 
-__all__ = ["MODELS", "ACTIVATIONS", "MLP", "SmallCNN", "ModelSpec", "build_model"]
+__all__ = ["MODELS", "ACTIVATIONS", "MLP", "SmallCNN", "ModelSpec", "build_model",
+           "MLP_PLUGIN", "CNN_PLUGIN"]
 
 #: Registered model names.
 MODELS = ("mlp", "cnn")
@@ -218,3 +220,49 @@ def build_model(name: str | nn.Module = "mlp", *, input_shape: tuple[int, ...] =
                              f"to a given {type(name).__name__}")
         return name
     return ModelSpec(name, **kwargs).build(input_shape, n_classes, seed)
+
+
+# ------------------------------------------------------------------------ plug-ins
+@dataclass(frozen=True)
+class MLPConfig:
+    """Settings of the ``mlp`` model plug-in (see :class:`ModelSpec`)."""
+
+    width: int = 32  # hidden units per layer, >= 1
+    depth: int = 2  # hidden layers, >= 0
+    batchnorm: bool = False  # BatchNorm1d after every hidden linear layer
+    activation: str = "relu"  # relu | tanh
+
+    def __post_init__(self) -> None:
+        ModelSpec("mlp", **asdict(self))
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Settings of the ``cnn`` model plug-in (see :class:`ModelSpec`)."""
+
+    channels: tuple[int, int] = (8, 16)  # output channels of the two convolutions
+    batchnorm: bool = False  # BatchNorm2d after every convolution
+    activation: str = "relu"  # relu | tanh
+
+    def __post_init__(self) -> None:
+        ModelSpec("cnn", **asdict(self))
+
+
+def _build_builtin(name: str):
+    def build(config: Any, input_shape: tuple[int, ...], n_classes: int,
+              seed: int) -> nn.Module:
+        return ModelSpec(name, **asdict(config)).build(input_shape, n_classes, seed)
+
+    return build
+
+
+def _plugin(name: str, config: type, summary: str):
+    from .plugins import Plugin
+
+    return Plugin(name, config, _build_builtin(name), summary)
+
+
+MLP_PLUGIN = _plugin("mlp", MLPConfig, "fully connected network (MLP), optional batch norm; "
+                     "any input shape (flattened)")
+CNN_PLUGIN = _plugin("cnn", CNNConfig, "two 3 x 3 conv blocks with max pooling and a linear "
+                     "classifier, for square images (C, H, H)")

@@ -118,12 +118,15 @@ class NotFound(ServiceError):
         e.g. ``"landsim.v1.Landscape"``.
     name : str
         The id that was asked for.
+    description : str, optional
+        The message, when "no <type> with id <name>" does not say enough (e.g. to list
+        what exists).
     """
 
     code = grpc.StatusCode.NOT_FOUND
 
-    def __init__(self, resource_type: str, name: str) -> None:
-        super().__init__(f"no {resource_type} with id {name!r}")
+    def __init__(self, resource_type: str, name: str, description: str = "") -> None:
+        super().__init__(description or f"no {resource_type} with id {name!r}")
         self.resource_type = resource_type
         self.name = name
 

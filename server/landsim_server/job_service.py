@@ -38,6 +38,7 @@ from .job_records import (
     encode_page_token,
 )
 from .job_store import JobStore
+from .plugin_catalog import PluginCatalog
 from .request_checks import check_id
 
 __all__ = ["add_job_service", "JobServicer", "AlreadyExists", "FailedPrecondition",
@@ -104,6 +105,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, store: JobStore, settings: job_runtime.RuntimeSettings) -> None:
         self.store = store
         self.settings = settings
+        self.plugins = PluginCatalog(enabled=settings.torch_worker)
 
     async def _call(self, fn, *args):
         """Run a blocking store call in a thread, turning store errors into statuses."""
@@ -122,6 +124,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         spec = await asyncio.to_thread(
             job_convert.spec_from_request, request, default_max_attempts=self.settings.max_attempts,
             torch_worker=self.settings.torch_worker)
+        if spec.kind == "real":
+            await asyncio.to_thread(self.plugins.check_real_config, spec.config)
         try:
             job, _ = await asyncio.to_thread(self.store.create, spec, request.request_id or None)
         except RequestConflict as exc:
@@ -210,6 +214,12 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job_id = check_id(request.job_id, "job_id")
         await self._call(self.store.delete, job_id)
         return jobs_pb2.DeleteJobResponse()
+
+
+    @grpc_errors
+    async def ListPlugins(self, request, context):
+        """The plug-ins real jobs can name (read once from a child process)."""
+        return await asyncio.to_thread(self.plugins.to_proto)
 
 
 def add_job_service(server: grpc.aio.Server, *, data_dir: str | Path, options

@@ -213,3 +213,11 @@ def test_connection_and_auth_errors_exit_1_without_traceback(cli, server, monkey
     code, _, err = cli("list")
     assert code == 1 and "UNAUTHENTICATED" in err
     assert cli("--token", TOKEN, "list")[0] == 0
+
+
+def test_plugins_without_a_torch_worker_says_so(cli):
+    code, out, err = cli("plugins")
+    assert code == 0, err
+    assert "no plug-ins: this server runs no torch worker" in out
+    code, out, _ = cli("plugins", "--json")
+    assert code == 0 and json.loads(out) == []

@@ -268,3 +268,39 @@ class DeleteJobRequest(_message.Message):
 class DeleteJobResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ListPluginsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PluginField(_message.Message):
+    __slots__ = ("field", "type", "default_json", "doc")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    DOC_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    type: str
+    default_json: str
+    doc: str
+    def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ..., default_json: _Optional[str] = ..., doc: _Optional[str] = ...) -> None: ...
+
+class PluginInfo(_message.Message):
+    __slots__ = ("group", "name", "summary", "fields")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    name: str
+    summary: str
+    fields: _containers.RepeatedCompositeFieldContainer[PluginField]
+    def __init__(self, group: _Optional[str] = ..., name: _Optional[str] = ..., summary: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[PluginField, _Mapping]]] = ...) -> None: ...
+
+class ListPluginsResponse(_message.Message):
+    __slots__ = ("plugins", "unavailable")
+    PLUGINS_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    plugins: _containers.RepeatedCompositeFieldContainer[PluginInfo]
+    unavailable: str
+    def __init__(self, plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., unavailable: _Optional[str] = ...) -> None: ...

@@ -70,6 +70,11 @@ class JobServiceStub:
                 request_serializer=landsim_dot_v1_dot_jobs__pb2.DeleteJobRequest.SerializeToString,
                 response_deserializer=landsim_dot_v1_dot_jobs__pb2.DeleteJobResponse.FromString,
                 _registered_method=True)
+        self.ListPlugins = channel.unary_unary(
+                '/landsim.v1.JobService/ListPlugins',
+                request_serializer=landsim_dot_v1_dot_jobs__pb2.ListPluginsRequest.SerializeToString,
+                response_deserializer=landsim_dot_v1_dot_jobs__pb2.ListPluginsResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -137,6 +142,16 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPlugins(self, request, context):
+        """The model, dataset and loss plug-ins real jobs can name (what `landsim plugins` lists
+        on the server), each with the fields of its config. A real job naming a plug-in that is
+        not installed is NOT_FOUND listing the installed ones; a config field the plug-in does
+        not have is INVALID_ARGUMENT naming config.model_config.<field> (or dataset_config).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +189,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.DeleteJob,
                     request_deserializer=landsim_dot_v1_dot_jobs__pb2.DeleteJobRequest.FromString,
                     response_serializer=landsim_dot_v1_dot_jobs__pb2.DeleteJobResponse.SerializeToString,
+            ),
+            'ListPlugins': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlugins,
+                    request_deserializer=landsim_dot_v1_dot_jobs__pb2.ListPluginsRequest.FromString,
+                    response_serializer=landsim_dot_v1_dot_jobs__pb2.ListPluginsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -366,6 +386,33 @@ class JobService:
             '/landsim.v1.JobService/DeleteJob',
             landsim_dot_v1_dot_jobs__pb2.DeleteJobRequest.SerializeToString,
             landsim_dot_v1_dot_jobs__pb2.DeleteJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlugins(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/landsim.v1.JobService/ListPlugins',
+            landsim_dot_v1_dot_jobs__pb2.ListPluginsRequest.SerializeToString,
+            landsim_dot_v1_dot_jobs__pb2.ListPluginsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,8 +20,8 @@ and the helpers below turn such a config into tensors:
     The dataset of ``config.dataset`` with its split drawn from the run's data stream
     (optionally only the first ``config.n_train`` training samples).
 :func:`train_config`, :func:`model_spec`
-    The :class:`~landsim.real.train.TrainConfig` and :class:`~landsim.real.models.ModelSpec`
-    of the config.
+    The :class:`~landsim.real.train.TrainConfig` and the model
+    (:class:`~landsim.real.plugins.PluginModel`) of the config.
 :func:`network_seed`
     Torch seed of network ``i`` of a run: drawn from child ``i`` of the run's network
     stream (:mod:`landsim.seeding`), never an offset of the run seed.
@@ -47,9 +47,9 @@ import torch
 from ..._checks import choice, int_at_least, real_in
 from ...experiment_kit import Progress, Timer, report
 from ...seeding import SeedLike, children, int_seed
-from ..data import Dataset, make_dataset
+from .. import plugins
+from ..data import Dataset
 from ..flat import FlatModel
-from ..models import ModelSpec
 from ..train import OPTIMIZERS, TrainConfig, TrainResult, train
 
 __all__ = ["DATASETS", "DEVICES", "NetworkConfig", "run_sequences", "load_dataset",
@@ -57,7 +57,8 @@ __all__ = ["DATASETS", "DEVICES", "NetworkConfig", "run_sequences", "load_datase
            "train_config", "network_seed", "TrainedNetworks", "train_networks",
            "load_and_train", "trajectory_series"]
 
-#: Datasets a real experiment can run on (the offline sources of :mod:`landsim.real.data`).
+#: The offline datasets of :mod:`landsim.real.data` (a config accepts any installed dataset
+#: plug-in, :mod:`landsim.real.plugins`).
 DATASETS = ("digits", "teacher", "mixture")
 #: Devices a real experiment can run on.
 DEVICES = ("cpu", "cuda")
@@ -69,12 +70,13 @@ class NetworkConfig:
 
     Attributes
     ----------
-    dataset : {"digits", "teacher", "mixture"}
-        Source of :func:`landsim.real.data.make_dataset` (its default settings).
+    dataset : str
+        A dataset plug-in (:mod:`landsim.real.plugins`; ``landsim plugins`` lists them):
+        "digits", "teacher", "mixture" (offline), "idx", "npz" (files), or an installed one.
     n_train : int
         Training samples used, >= 0; 0 means all of the split.
     width, depth : int
-        MLP hidden units per layer (>= 1) and hidden layers (>= 0).
+        MLP hidden units per layer (>= 1) and hidden layers (>= 0) (the ``mlp`` model).
     optimizer : {"sgd", "momentum", "adam"}
     lr : float
         Learning rate, > 0.
@@ -84,6 +86,13 @@ class NetworkConfig:
         >= 1.
     device : {"cpu", "cuda"}
         Where the networks are trained and evaluated ("cuda" only when available).
+    model : str
+        A model plug-in: "mlp" (default; sized by width and depth), "cnn", or an installed
+        one.
+    model_config, dataset_config : tuple of (field, value) pairs, or None
+        Settings of the model and dataset plug-ins; None (stored for no settings) means
+        the plug-in's defaults. A dict or a JSON list of pairs is accepted and stored as a
+        tuple sorted by field. The mlp takes width and depth from the fields above.
     """
 
     dataset: str = "digits"  # data source
@@ -95,9 +104,20 @@ class NetworkConfig:
     epochs: int = 20  # training epochs of each network
     batch_size: int = 64  # minibatch size
     device: str = "cpu"  # cpu | cuda
+    model: str = "mlp"  # model plug-in (landsim plugins): mlp (width, depth) | cnn | ...
+    model_config: tuple | None = None  # (field, value) pairs of the model's settings
+    dataset_config: tuple | None = None  # (field, value) pairs of the dataset's settings
 
     def __post_init__(self) -> None:
-        choice("dataset", self.dataset, DATASETS)
+        for name in ("model_config", "dataset_config"):
+            pairs = plugins.config_pairs(name, getattr(self, name))
+            object.__setattr__(self, name, pairs or None)
+        _check_plugin("dataset", self.dataset)
+        _check_plugin("model", self.model)
+        try:
+            plugins.make_config(self.dataset, self.dataset_config, "datasets")
+        except ValueError as exc:
+            raise ValueError(f"dataset_config of {self.dataset!r}: {exc}") from None
         int_at_least("n_train", self.n_train, 0)
         int_at_least("width", self.width, 1)
         int_at_least("depth", self.depth, 0)
@@ -106,6 +126,19 @@ class NetworkConfig:
         int_at_least("epochs", self.epochs, 1)
         int_at_least("batch_size", self.batch_size, 1)
         choice("device", self.device, DEVICES)
+        try:
+            model_spec(self)
+        except ValueError as exc:
+            raise ValueError(f"model_config of {self.model!r}: {exc}") from None
+
+
+def _check_plugin(kind: str, name: str) -> None:
+    """``name`` is an installed ``kind`` plug-in, or a ValueError lists the installed ones."""
+    names = tuple(plugins.installed(kind + "s"))
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(f"{kind} must be one of the installed {kind} plug-ins {names}, got "
+                         f"{name!r} (see `landsim plugins`)")
+    plugins.find(kind + "s", name)
 
 
 def run_sequences(seed: SeedLike) -> tuple:
@@ -128,13 +161,22 @@ def load_dataset(config: NetworkConfig, seed: SeedLike) -> Dataset:
         Inputs (N, n_features); N = ``config.n_train`` when it is > 0 (and not larger than
         the split).
     """
-    ds = make_dataset(config.dataset, seed=int_seed(run_sequences(seed)[0]))
+    ds = plugins.build_dataset(config.dataset, config.dataset_config,
+                               seed=int_seed(run_sequences(seed)[0]))
     return ds.subset(config.n_train or None)
 
 
-def model_spec(config: NetworkConfig) -> ModelSpec:
-    """The MLP of ``config``."""
-    return ModelSpec("mlp", width=config.width, depth=config.depth)
+def model_spec(config: NetworkConfig) -> plugins.PluginModel:
+    """The model plug-in of ``config`` with its settings (``.build(input_shape, n_classes,
+    seed)``); the mlp is sized by ``config.width`` and ``config.depth``."""
+    settings = dict(config.model_config or ())
+    if config.model == "mlp":
+        given = sorted({"width", "depth"} & set(settings))
+        if given:
+            raise ValueError(f"it must not set {given} of the mlp: use the "
+                             f"config's own width and depth fields")
+        settings.update(width=config.width, depth=config.depth)
+    return plugins.PluginModel(config.model, settings)
 
 
 def train_config(config: NetworkConfig, **changes) -> TrainConfig:
