@@ -20,7 +20,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ import numpy as np
 from .._checks import as_generator, choice, int_at_least, real_in
 from ..seeding import check_seed
 from ._dataset import Dataset, as_dataset, from_arrays, split_indices, standardise_split
+from .data_root import data_path
 
 __all__ = [
     "SOURCES", "IDX_DTYPES", "Dataset", "split_indices", "standardise_split",
@@ -413,12 +414,22 @@ class MixtureConfig:
         _check(self)
 
 
+def _path(doc: str) -> dict:
+    """Field metadata of a setting that names a file: opened through
+    :func:`landsim.real.data_root.data_path`, so confined to the service's data root."""
+    return {"path": True, "doc": doc}
+
+
 @dataclass(frozen=True)
 class IdxConfig:
-    train_images: str = ""  # IDX file of the training images (required)
-    train_labels: str = ""  # IDX file of the training labels (required)
-    test_images: str = ""  # IDX file of the test images ("" = hold out test_fraction)
-    test_labels: str = ""  # IDX file of the test labels (with test_images)
+    train_images: str = field(default="", metadata=_path(
+        "IDX file of the training images (required)"))
+    train_labels: str = field(default="", metadata=_path(
+        "IDX file of the training labels (required)"))
+    test_images: str = field(default="", metadata=_path(
+        'IDX file of the test images ("" = hold out test_fraction)'))
+    test_labels: str = field(default="", metadata=_path(
+        "IDX file of the test labels (with test_images)"))
     test_fraction: float = 0.2  # held out without test files, in ]0, 1[
     limit: int = 0  # keep the first limit samples of each file (0 = all, else >= 2)
     standardise: bool = False  # standardise pixels (else uint8 scaled to [0, 1])
@@ -431,7 +442,8 @@ class IdxConfig:
 
 @dataclass(frozen=True)
 class NpzConfig:
-    path: str = ""  # .npz file with arrays x, y (optionally x_test, y_test) (required)
+    path: str = field(default="", metadata=_path(
+        ".npz file with arrays x, y (optionally x_test, y_test) (required)"))
     test_fraction: float = 0.2  # held out without x_test/y_test, in ]0, 1[
     standardise: bool = True  # standardise features with the training statistics
 
@@ -442,6 +454,9 @@ class NpzConfig:
 def _build_source(name: str):
     def build(config: Any, seed: int) -> Dataset:
         kwargs = asdict(config)
+        for f in fields(config):  # files: under the data root when one is set
+            if f.metadata.get("path") and kwargs[f.name]:
+                kwargs[f.name] = str(data_path(kwargs[f.name]))
         if name == "idx":
             kwargs["test_images"] = kwargs["test_images"] or None
             kwargs["test_labels"] = kwargs["test_labels"] or None

@@ -256,7 +256,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def config_schema(plugin: Any, group: str = "models") -> list[dict]:
-    """The settings of a plug-in as JSON: ``[{field, type, default, doc}, ...]``.
+    """The settings of a plug-in as JSON: ``[{field, type, default, doc, path}, ...]``
+    (``path``: the setting names a file, ``field(metadata={"path": True})``).
 
     ``plugin`` is a plug-in object, or a name looked up in ``group``. A field without a
     default has default None.
@@ -272,7 +273,8 @@ def config_schema(plugin: Any, group: str = "models") -> list[dict]:
         else:
             default = None
         out.append({"field": f.name, "type": _type_name(hints.get(f.name)),
-                    "default": _jsonable(default), "doc": docs.get(f.name, "")})
+                    "default": _jsonable(default), "doc": docs.get(f.name, ""),
+                    "path": bool(f.metadata.get("path", False))})
     return out
 
 

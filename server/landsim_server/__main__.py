@@ -46,6 +46,10 @@ def build_parser(prog: str = "python -m landsim_server") -> argparse.ArgumentPar
     p.add_argument("--executor", choices=("local", "ray"), default=d.executor,
                    help="where jobs run: local worker processes, or Ray tasks with one "
                         "slot per worker (default: %(default)s)")
+    p.add_argument("--data-root", default=d.data_root, metavar="DIR",
+                   help="real jobs may name data files (.npz, IDX) by paths relative to this "
+                        "directory; anything resolving outside it is refused "
+                        "(default: jobs name no files)")
     p.add_argument("--ray-address", default=d.ray_address,
                    help="with --executor ray: the cluster; auto means RAY_ADDRESS if set, "
                         "else a local cluster started by the server (default: %(default)s)")

@@ -91,6 +91,9 @@ class ServerOptions:
     ray_address : str
         With ``executor="ray"``: "auto" (``RAY_ADDRESS``, else a local cluster started by
         the server), "local", or a cluster address such as "10.0.0.5:6379".
+    data_root : str or None
+        An existing directory: real jobs may name data files by paths relative to it
+        (anything resolving outside it is PERMISSION_DENIED). None: jobs name no files.
     token : str or None
         Bearer token every call but health and reflection must carry; None: no auth.
         :meth:`from_env` fills it from ``LANDSIM_TOKEN``.
@@ -161,6 +164,7 @@ class ServerOptions:
     job_supervisor: bool = True
     executor: str = "local"  # job slots run worker processes; "ray": Ray tasks
     ray_address: str = "auto"
+    data_root: str | None = None  # where real jobs may name data files; None: nowhere
     compute_threads: int = 0  # one per CPU
     kernel_threads: int = 1  # parallelism across calls, not within one
     grace_s: float = 10.0
@@ -182,6 +186,10 @@ class ServerOptions:
         integer("max_streams", 1)
         integer("max_memory", 16 << 20)
         integer("processes", 1, 64)
+        if self.data_root is not None and not (isinstance(self.data_root, str)
+                                               and os.path.isdir(self.data_root)):
+            raise ValueError(f"data_root must be an existing directory, got "
+                             f"{self.data_root!r}")
         if self.executor not in ("local", "ray"):
             raise ValueError(f"executor must be one of ('local', 'ray'), got "
                              f"{self.executor!r}")

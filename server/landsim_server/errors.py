@@ -40,7 +40,8 @@ from grpc_status import rpc_status
 from landsim_wire.errors import WireError, WireLimitError
 
 __all__ = [
-    "ServiceError", "InvalidArgument", "NotFound", "ResourceExhausted", "DataLoss",
+    "ServiceError", "InvalidArgument", "NotFound", "PermissionDenied", "ResourceExhausted",
+    "DataLoss",
     "ERROR_DOMAIN", "grpc_errors", "invalid_argument_from", "from_wire_error", "wire_errors",
 ]
 
@@ -134,6 +135,29 @@ class NotFound(ServiceError):
         return [error_details_pb2.ResourceInfo(resource_type=self.resource_type,
                                                resource_name=self.name,
                                                description=self.message)]
+
+
+class PermissionDenied(ServiceError):
+    """A request names something the server may not touch (a file outside its data root).
+
+    Parameters
+    ----------
+    field : str
+        Path of the field in the request, e.g. ``"config.dataset_config.path"``.
+    description : str
+        Why, naming the value and the allowed place.
+    """
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(f"{field}: {description}")
+        self.field = field
+
+    def details(self) -> list:
+        return [error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=self.field,
+                                                        description=self.message)])]
 
 
 class ResourceExhausted(ServiceError):

@@ -63,6 +63,9 @@ class RuntimeSettings:
     ray_address : str
         The Ray cluster with ``executor="ray"``: "auto" (``RAY_ADDRESS``, else a local
         cluster started by the server) or an address such as "10.0.0.5:6379".
+    data_root : str or None
+        The server's ``--data-root``, given to the torch worker (files named by real jobs
+        resolve inside it).
     supervise : bool
         Whether this runtime starts workers and a supervisor at all. False in all but one
         of several server processes sharing a data directory: those only store and serve
@@ -82,6 +85,7 @@ class RuntimeSettings:
     supervise: bool = True
     executor: str = "local"
     ray_address: str = "auto"
+    data_root: str | None = None
 
     def __post_init__(self) -> None:
         def integer(name: str, low: int, high: int) -> None:
@@ -121,7 +125,7 @@ class RuntimeSettings:
                  "job_lease_s": "lease_s", "job_max_attempts": "max_attempts",
                  "job_poll_s": "poll_s", "max_chunk_bytes": "max_chunk_bytes",
                  "job_supervisor": "supervise", "executor": "executor",
-                 "ray_address": "ray_address"}
+                 "ray_address": "ray_address", "data_root": "data_root"}
         values = {field: getattr(options, opt) for opt, field in names.items()
                   if getattr(options, opt, None) is not None}
         message_cap = getattr(options, "max_message_bytes", None)
@@ -171,7 +175,8 @@ class JobRuntime:
 
     def _worker_settings(self, kind: str) -> WorkerSettings:
         return WorkerSettings(data_dir=str(self.data_dir), owner=new_owner(kind), kinds=(kind,),
-                              lease_s=self.settings.lease_s, poll_s=self.settings.poll_s)
+                              lease_s=self.settings.lease_s, poll_s=self.settings.poll_s,
+                              data_root=self.settings.data_root)
 
     def _slot_kinds(self) -> list[str]:
         return ["toy"] * self.settings.n_workers + (["real"] if self.settings.torch_worker

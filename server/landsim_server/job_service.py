@@ -105,7 +105,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, store: JobStore, settings: job_runtime.RuntimeSettings) -> None:
         self.store = store
         self.settings = settings
-        self.plugins = PluginCatalog(enabled=settings.torch_worker)
+        self.plugins = PluginCatalog(enabled=settings.torch_worker,
+                                     data_root=settings.data_root)
 
     async def _call(self, fn, *args):
         """Run a blocking store call in a thread, turning store errors into statuses."""

@@ -8,7 +8,10 @@ checks a real job's config before queueing it:
 - ``model`` / ``dataset`` naming a plug-in that is not installed: NOT_FOUND, listing the
   installed ones;
 - a ``model_config`` / ``dataset_config`` field the plug-in does not have:
-  INVALID_ARGUMENT naming ``config.model_config.<field>``.
+  INVALID_ARGUMENT naming ``config.model_config.<field>``;
+- a setting that names a file (``path`` in the schema) outside the server's ``--data-root``
+  (absolute, ``..``, a symbolic link out), or any file without a data root:
+  PERMISSION_DENIED naming the setting.
 
 The values themselves are checked by the plug-in's config class in the torch worker (a bad
 value fails the job with the class's message).
@@ -23,7 +26,9 @@ import threading
 
 from landsim_wire.v1 import jobs_pb2
 
-from .errors import InvalidArgument, NotFound
+from landsim.real.data_root import PathOutsideRoot, resolve_under
+
+from .errors import InvalidArgument, NotFound, PermissionDenied
 
 __all__ = ["PluginCatalog", "PLUGIN_RESOURCE", "LIST_COMMAND"]
 
@@ -45,10 +50,14 @@ class PluginCatalog:
         and says why.
     timeout_s : float
         Longest the listing child may take (it imports torch).
+    data_root : str, optional
+        The server's ``--data-root``: settings that name files must resolve inside it.
     """
 
-    def __init__(self, enabled: bool, timeout_s: float = 300.0) -> None:
+    def __init__(self, enabled: bool, timeout_s: float = 300.0,
+                 data_root: str | None = None) -> None:
         self.enabled = enabled
+        self.data_root = data_root
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._listing: dict | None = None
@@ -84,7 +93,8 @@ class PluginCatalog:
                 info = out.plugins.add(group=group, name=row["name"], summary=row["summary"])
                 for f in row["config"]:
                     info.fields.add(field=f["field"], type=f["type"],
-                                    default_json=json.dumps(f["default"]), doc=f["doc"])
+                                    default_json=json.dumps(f["default"]), doc=f["doc"],
+                                    path=bool(f.get("path", False)))
         return out
 
     def check_real_config(self, overrides: dict) -> None:
@@ -122,10 +132,22 @@ class PluginCatalog:
                 raise InvalidArgument(f"config.{settings_key}",
                                       f"{settings_key} must be a JSON object of settings, "
                                       f"got {json.dumps(overrides.get(settings_key))[:80]}")
-            fields = [f["field"] for f in rows[name].get("config", [])]
-            for field in settings:
-                if field not in fields:
+            schema = {f["field"]: f for f in rows[name].get("config", [])}
+            for field, value in settings.items():
+                where = f"config.{settings_key}.{field}"
+                if field not in schema:
                     raise InvalidArgument(
-                        f"config.{settings_key}.{field}",
-                        f"{group[:-1]} plug-in {name!r} has no setting {field!r}; its "
-                        f"settings are {', '.join(fields) or 'none'}")
+                        where, f"{group[:-1]} plug-in {name!r} has no setting {field!r}; its "
+                               f"settings are {', '.join(schema) or 'none'}")
+                if schema[field].get("path") and value:
+                    self._check_path(where, value)
+
+    def _check_path(self, where: str, value) -> None:
+        """A file setting must name a path inside the data root (PERMISSION_DENIED)."""
+        if self.data_root is None:
+            raise PermissionDenied(where, "this server has no --data-root, so jobs may not "
+                                          f"name files (got {str(value)[:80]!r})")
+        try:
+            resolve_under(self.data_root, value)
+        except PathOutsideRoot as exc:
+            raise PermissionDenied(where, str(exc)) from None

@@ -75,6 +75,9 @@ class WorkerSettings:
     cancel_poll_s : float
         Seconds between two checks, while a job runs, that it is still this worker's
         (not cancelled, deleted or requeued), in ]0, 60].
+    data_root : str or None
+        The server's ``--data-root``: files named by jobs resolve inside it
+        (``landsim.real.data_root``); None: as given (but the server refuses such jobs).
     """
 
     data_dir: str
@@ -84,6 +87,7 @@ class WorkerSettings:
     poll_s: float = 0.2
     progress_interval_s: float = 0.05
     cancel_poll_s: float = 0.5
+    data_root: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.data_dir, str) or not self.data_dir:
@@ -278,6 +282,8 @@ def _exit_job_lost() -> None:
 def worker_main(settings: WorkerSettings, stop: threading.Event) -> None:
     """Entry point of a worker process: warm up, then claim and run jobs until ``stop``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    from landsim.real.data_root import DATA_ROOT_ENV
+    os.environ[DATA_ROOT_ENV] = settings.data_root or ""  # "": the job may name no file
     warm_up(settings.kinds)
     store = JobStore(settings.data_dir)
     try:

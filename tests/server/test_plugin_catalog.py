@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import grpc
 import pytest
@@ -102,4 +101,37 @@ def test_list_plugins_and_real_jobs_naming_plugins_over_grpc(served):
     job = served.stub.CreateJob(real({"model": "cnn", "model_config": {"channels": [4, 8]},
                                       "dataset": "digits"}), timeout=30)
     assert job.state == jobs_pb2.JOB_STATE_QUEUED  # queued (no worker takes it here)
-    assert "torch" not in sys.modules or True  # the listing ran in a child process
+    npz = next(p for p in msg.plugins if p.name == "npz")
+    assert {f.field: f.path for f in npz.fields}["path"] is True
+    with pytest.raises(grpc.RpcError) as err:  # this server has no --data-root
+        served.stub.CreateJob(real({"dataset": "npz",
+                                    "dataset_config": {"path": "../x.npz"}}), timeout=30)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert bad_field(err.value) == "config.dataset_config.path"
+
+
+NPZ = {"datasets": [{"name": "npz", "summary": "npz", "entry_point": "x:n",
+                     "config": [{"field": "path", "type": "str", "default": "", "doc": "",
+                                 "path": True},
+                                {"field": "test_fraction", "type": "float", "default": 0.2,
+                                 "doc": "", "path": False}]}]}
+
+
+@pytest.mark.parametrize("path", ["../secret.npz", "/etc/passwd", "link-out.npz"])
+def test_data_files_outside_the_data_root_are_permission_denied(tmp_path, path):
+    from landsim_server.errors import PermissionDenied
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "secret.npz").write_bytes(b"s")
+    (root / "link-out.npz").symlink_to(tmp_path / "secret.npz")
+    c = catalog(NPZ)
+    c.data_root = str(root)
+    with pytest.raises(PermissionDenied) as err:
+        c.check_real_config({"dataset": "npz", "dataset_config": {"path": path}})
+    assert err.value.field == "config.dataset_config.path"
+    c.check_real_config({"dataset": "npz", "dataset_config": {"path": "in/data.npz"}})
+    c.check_real_config({"dataset": "npz", "dataset_config": {"test_fraction": 0.3}})
+    c.data_root = None
+    with pytest.raises(PermissionDenied, match="no --data-root"):
+        c.check_real_config({"dataset": "npz", "dataset_config": {"path": "in/data.npz"}})

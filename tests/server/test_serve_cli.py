@@ -132,3 +132,11 @@ def test_executor_must_be_local_or_ray(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--executor", "dask", "--data-dir", str(tmp_path)])
     assert "invalid choice: 'dask'" in capsys.readouterr().err
+
+
+def test_data_root_must_be_an_existing_directory(tmp_path, capsys):
+    from landsim_server.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--data-root", str(tmp_path / "nope"), "--data-dir", str(tmp_path)])
+    assert "data_root must be an existing directory" in capsys.readouterr().err

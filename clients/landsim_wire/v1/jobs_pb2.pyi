@@ -274,16 +274,18 @@ class ListPluginsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class PluginField(_message.Message):
-    __slots__ = ("field", "type", "default_json", "doc")
+    __slots__ = ("field", "type", "default_json", "doc", "path")
     FIELD_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_JSON_FIELD_NUMBER: _ClassVar[int]
     DOC_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
     field: str
     type: str
     default_json: str
     doc: str
-    def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ..., default_json: _Optional[str] = ..., doc: _Optional[str] = ...) -> None: ...
+    path: bool
+    def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ..., default_json: _Optional[str] = ..., doc: _Optional[str] = ..., path: _Optional[bool] = ...) -> None: ...
 
 class PluginInfo(_message.Message):
     __slots__ = ("group", "name", "summary", "fields")
