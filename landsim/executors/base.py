@@ -21,7 +21,7 @@ from ..results import Result
 from ..units import Unit, run_unit
 
 __all__ = ["Executor", "Finished", "Cancelled", "UnitProgress", "unit_resources",
-           "run_one", "error_text", "SerialExecutor", "MAX_ERROR_CHARS"]
+           "run_one", "error_text", "SerialExecutor", "MAX_ERROR_CHARS", "throttled"]
 
 #: ``progress(index, fraction, message)``: unit ``index`` of the submitted list reached
 #: ``fraction`` in [0, 1].
@@ -92,6 +92,24 @@ def run_one(index: int, unit: Unit, node: str,
         return Finished(index, unit, None, error_text(exc), node, time.perf_counter() - t0)
     return Finished(index, unit, replace(result, node=node), "", node,
                     time.perf_counter() - t0)
+
+
+def throttled(send: Callable[[float, str], None], interval_s: float
+              ) -> Callable[[float, str], None]:
+    """A ``progress(fraction, message)`` that passes a report on to ``send`` at most once
+    per ``interval_s`` unless the fraction moved by >= 0.01 (the first and last, 0 and 1,
+    always pass); messages are cut to 500 characters."""
+    last = [-1.0, -1.0]  # time and fraction of the last report sent
+
+    def report(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if 0.0 < fraction < 1.0 and now - last[0] < interval_s \
+                and fraction - last[1] < 0.01:
+            return
+        last[0], last[1] = now, fraction
+        send(float(fraction), str(message)[:500])
+
+    return report
 
 
 def this_node() -> str:

@@ -15,14 +15,22 @@ import multiprocessing
 import os
 import queue
 import signal
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
 from .._checks import int_at_least
 from ..units import Unit
-from .base import Cancelled, Executor, Finished, UnitProgress, check_units, run_one, this_node
+from .base import (
+    Cancelled,
+    Executor,
+    Finished,
+    UnitProgress,
+    check_units,
+    run_one,
+    this_node,
+    throttled,
+)
 
 __all__ = ["LocalExecutor", "default_workers"]
 
@@ -68,16 +76,8 @@ def _init_worker(progress_queue, kernel_threads: int) -> None:
 
 
 def _run_in_worker(index: int, unit: Unit) -> Finished:
-    last = [-1.0, -1.0]  # time and fraction of the last report sent
-
-    def report(fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if 0.0 < fraction < 1.0 and now - last[0] < PROGRESS_INTERVAL_S \
-                and fraction - last[1] < 0.01:
-            return
-        last[0], last[1] = now, fraction
-        _progress_queue.put(("progress", index, float(fraction), str(message)[:500]))
-
+    report = throttled(lambda f, m: _progress_queue.put(("progress", index, f, m)),
+                       PROGRESS_INTERVAL_S)
     return run_one(index, unit, this_node(), report)
 
 

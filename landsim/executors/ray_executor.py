@@ -23,12 +23,20 @@ Ray is imported only when this executor is built: ``import landsim`` never impor
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 
 from .._checks import int_at_least
 from ..units import Unit
-from .base import Cancelled, Executor, Finished, UnitProgress, check_units, run_one, unit_resources
+from .base import (
+    Cancelled,
+    Executor,
+    Finished,
+    UnitProgress,
+    check_units,
+    run_one,
+    throttled,
+    unit_resources,
+)
 
 __all__ = ["RayExecutor", "require_ray", "RAY_MISSING", "resolve_address"]
 
@@ -70,16 +78,7 @@ def _task_body(index: int, claim: str, kind: str, config, seed: int, replicate: 
     set_kernel_threads(1)
     unit = Unit(claim, kind, config, seed=seed, replicate=replicate, arm=arm)
     node = ray.get_runtime_context().get_node_id()
-    last = [-1.0, -1.0]
-
-    def report(fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if 0.0 < fraction < 1.0 and now - last[0] < PROGRESS_INTERVAL_S \
-                and fraction - last[1] < 0.01:
-            return
-        last[0], last[1] = now, fraction
-        board.report.remote(index, float(fraction), str(message)[:500])
-
+    report = throttled(lambda f, m: board.report.remote(index, f, m), PROGRESS_INTERVAL_S)
     return (task or run_one)(index, unit, node, report)
 
 
