@@ -128,9 +128,10 @@ def test_an_installed_package_is_discovered_and_built(fake_lab):
     loss = plugins.build_loss("hinge")
     assert loss(torch.zeros(2, 3), torch.tensor([0, 2])).ndim == 0
     schema = plugins.config_schema("tiny_linear")
-    assert schema == [{"field": "bias", "type": "bool", "default": True, "doc": "a bias term"},
+    assert schema == [{"field": "bias", "type": "bool", "default": True, "doc": "a bias term",
+                       "path": False},
                       {"field": "scale", "type": "float", "default": 1.0,
-                       "doc": "initial weight scale, > 0"}]
+                       "doc": "initial weight scale, > 0", "path": False}]
     with pytest.raises(plugins.PluginError, match="broken = fake_lab_plugin_missing:MODEL"):
         plugins.find("models", "broken")
     with pytest.raises(plugins.PluginError, match="misnamed.*calls itself 'other_name'"):
@@ -320,7 +321,7 @@ def test_landsim_plugins_lists_the_builtins(capsys):
     assert [r["name"] for r in listing["losses"]] == ["cross_entropy"]
     mlp = listing["models"][1]
     assert mlp["config"][0] == {"field": "width", "type": "int", "default": 32,
-                                "doc": "hidden units per layer, >= 1"}
+                                "doc": "hidden units per layer, >= 1", "path": False}
     assert cli.main(["plugins"]) == 0
     assert "mlp  fully connected network" in capsys.readouterr().out
 
