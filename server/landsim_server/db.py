@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 __all__ = ["DB_NAME", "DIR_MODE", "FILE_MODE", "connect", "private_dir", "private_file",
@@ -90,6 +91,22 @@ def _create_private(path: Path) -> None:
         os.close(fd)
 
 
+def _wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch to WAL mode, retrying while another process holds the lock: SQLite answers
+    a journal-mode change on a fresh database with "database is locked" at once, without
+    its busy wait, when another connection (a second server process, ``--processes``)
+    opens it at the same moment."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def connect(data_dir: str | Path, timeout_s: float = 30.0) -> sqlite3.Connection:
     """Open (creating if needed) the server database under ``data_dir``.
 
@@ -102,7 +119,7 @@ def connect(data_dir: str | Path, timeout_s: float = 30.0) -> sqlite3.Connection
     _create_private(path / DB_NAME)
     conn = sqlite3.connect(path / DB_NAME, timeout=timeout_s, check_same_thread=False,
                            isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _wal(conn, timeout_s)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
