@@ -54,6 +54,9 @@ from landsim.executors.base import Finished  # noqa: E402
 from landsim.threads import kernel_threads  # noqa: E402
 from landsim.units import Unit, experiment_module  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_description  # noqa: E402
+
 TARGET_RAY_OVER_LOCAL = 1.15
 TARGET_SPEEDUP = 1.7
 TARGET_DISPATCH_MS = 20.0
@@ -80,25 +83,13 @@ def empty_task(index: int, unit: Unit, node: str, progress) -> Finished:
 
 
 def machine_line() -> str:
-    model = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
     try:
         import ray
         ray_version = ray.__version__
     except ImportError:
         ray_version = "not installed"
     blas = " ".join(f"{k}={os.environ[k]}" for k in BLAS_ENV if k in os.environ) or "unset"
-    return (f"machine: {model}, {os.cpu_count()} cores ({usable} usable), "
+    return (f"machine: {cpu_description()}, "
             f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
             f"Ray {ray_version}; BLAS/OpenMP thread variables: {blas}")
 

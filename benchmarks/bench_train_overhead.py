@@ -92,26 +92,17 @@ from landsim_example_plugin import (  # noqa: E402
 from landsim.real.flat import FlatModel  # noqa: E402
 from landsim.real.train import TrainConfig, optimise, train  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_description  # noqa: E402
+
 TARGET = 0.05
 TICK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------- machine, noise
 def machine_line(device: torch.device) -> str:
-    model = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
     gpu = f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
-    return (f"machine: {model}, {os.cpu_count()} cores ({usable} usable), "
+    return (f"machine: {cpu_description()}, "
             f"Python {platform.python_version()}, torch {torch.__version__}, "
             f"torch threads {torch.get_num_threads()}, device {device}{gpu}")
 
@@ -239,24 +230,22 @@ def recording_time(model0: nn.Module, data, config: TrainConfig, seed: int,
 
 
 # ---------------------------------------------------------------------- main
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def int_at_least(low: int):
+    """An argparse type: an integer >= ``low``, else a message naming the bad value."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}"
+                                             ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    return parse
 
 
-def non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+positive, non_negative = int_at_least(1), int_at_least(0)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
