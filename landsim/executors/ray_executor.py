@@ -38,7 +38,8 @@ from .base import (
     unit_resources,
 )
 
-__all__ = ["RayExecutor", "require_ray", "RAY_MISSING", "resolve_address"]
+__all__ = ["RayExecutor", "require_ray", "RAY_MISSING", "resolve_address", "ensure_ray",
+           "submit_unit"]
 
 #: Shown when the Ray executor is asked for without Ray installed.
 RAY_MISSING = ('the Ray executor needs Ray: pip install "landsim[ray]" '
@@ -67,6 +68,31 @@ def resolve_address(address: str | None) -> str | None:
     if address == "auto":
         return os.environ.get("RAY_ADDRESS") or None
     return address
+
+
+def ensure_ray(address: str | None, num_cpus: int | None = None) -> bool:
+    """Join the cluster at ``address`` (:func:`resolve_address`), or start a local one with
+    ``num_cpus`` CPUs, unless Ray is already initialised in this process. Returns whether
+    this call initialised it (then the caller shuts it down when done)."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return False
+    target = resolve_address(address)
+    kwargs = {"include_dashboard": False, "configure_logging": False, "log_to_driver": False}
+    if target is None:
+        kwargs["num_cpus"] = num_cpus
+    ray.init(address=target, **kwargs)
+    return True
+
+
+def submit_unit(remote, key: int, unit: Unit, config, board, max_retries: int,
+                task: Callable | None = None):
+    """Submit ``unit`` as a task of ``remote`` (``ray.remote(_task_body)``) with the
+    resources it asks for; ``config`` is its config or an object-store reference to it.
+    Returns the task's ObjectRef."""
+    return remote.options(max_retries=max_retries, retry_exceptions=False,
+                          **unit_resources(unit)).remote(
+        key, unit.claim, unit.kind, config, unit.seed, unit.replicate, unit.arm, board, task)
 
 
 def _task_body(index: int, claim: str, kind: str, config, seed: int, replicate: int,
@@ -123,15 +149,7 @@ class RayExecutor(Executor):
         self.max_retries = int_at_least("max_retries", max_retries, 0)
         self._ray = ray
         self._task = task
-        self._owns_ray = False
-        if not ray.is_initialized():
-            target = resolve_address(address)
-            kwargs = {"include_dashboard": False, "configure_logging": False,
-                      "log_to_driver": False}
-            if target is None:
-                kwargs["num_cpus"] = num_cpus
-            ray.init(address=target, **kwargs)
-            self._owns_ray = True
+        self._owns_ray = ensure_ray(address, num_cpus)
         self._remote = ray.remote(_task_body)
         self._board_cls = ray.remote(num_cpus=0)(_Board)
         self._refs: list = []
@@ -156,11 +174,8 @@ class RayExecutor(Executor):
                 key = (u.claim, u.kind, repr(u.config))
                 if key not in config_refs:
                     config_refs[key] = ray.put(u.config)
-                ref = self._remote.options(max_retries=self.max_retries,
-                                           retry_exceptions=False,
-                                           **unit_resources(u)).remote(
-                    i, u.claim, u.kind, config_refs[key], u.seed, u.replicate, u.arm,
-                    board, self._task)
+                ref = submit_unit(self._remote, i, u, config_refs[key], board,
+                                  self.max_retries, self._task)
                 index_of[ref] = i
             self._refs = pending = list(index_of)
             while pending:

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from .._checks import int_at_least
 from ..results import Result
 from ..units import Unit
-from .base import unit_resources
-from .ray_executor import _Board, _task_body, require_ray, resolve_address
+from .ray_executor import _Board, _task_body, ensure_ray, require_ray, submit_unit
 
 __all__ = ["RayUnitTasks", "TaskStopped"]
 
@@ -47,11 +46,7 @@ class RayUnitTasks:
         self._ray = ray
         self.max_retries = int_at_least("max_retries", max_retries, 0)
         self.poll_s = float(poll_s)
-        self._owns_ray = False
-        if not ray.is_initialized():
-            ray.init(address=resolve_address(address), include_dashboard=False,
-                     configure_logging=False, log_to_driver=False)
-            self._owns_ray = True
+        self._owns_ray = ensure_ray(address)
         self._remote = ray.remote(_task_body)
         self._board = ray.remote(num_cpus=0)(_Board).remote()
         self._keys = itertools.count()
@@ -90,10 +85,8 @@ class RayUnitTasks:
         """
         ray = self._ray
         key = next(self._keys)
-        ref = self._remote.options(max_retries=self.max_retries, retry_exceptions=False,
-                                   **unit_resources(unit)).remote(
-            key, unit.claim, unit.kind, unit.config, unit.seed, unit.replicate, unit.arm,
-            self._board, None)
+        ref = submit_unit(self._remote, key, unit, unit.config, self._board,
+                          self.max_retries)
         finished = False
         try:
             while True:
